@@ -45,12 +45,19 @@ enum class ApplyResult {
   kApplied,    // version was row.version + 1; the row changed (or stayed equal for no-op data)
   kDuplicate,  // version <= row.version; already applied, skipped silently
   kGap,        // version > row.version + 1; the missing events must be read from the store first
-  kIgnored,    // the event does not concern this kind of row
+  kIgnored,    // the event does not concern this kind of row, or belongs to another row's stream
   kInvalid,    // the event's data is malformed for its type; the row is untouched
 };
 
 // Folds one event into a row, by stream version. `row` must be default-constructed (version 0)
 // for a stream that has no row yet. Never throws on malformed data.
+//
+// Version 1 must be the stream's created event (task-created, user-settings-created,
+// user-created) and a created event must be version 1; anything else is kInvalid, as are an
+// unknown event type and a data field of the wrong JSON type. task-created sets id, user_id,
+// title, notes, category, order and created_position (= event.position); task-updated,
+// user-settings-updated merge only the fields given. user-created, like user-logged-in, marks the
+// user signed in.
 ApplyResult ApplyToTask(TaskRow& row, const Event& event);
 ApplyResult ApplyToSettings(SettingsRow& row, const Event& event);
 ApplyResult ApplyToUser(UserRow& row, const Event& event);
