@@ -1,28 +1,283 @@
 #include "app/roles.h"
 
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "api/api_service.h"
+#include "app/runtime.h"
 #include "app/shutdown.h"
+#include "cleaner/cron.h"
+#include "cleaner/idempotency_cleaner.h"
 #include "common/log.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "http/static_files.h"
+#include "sqlite/embedded_storage.h"
+#include "stream/stream_service.h"
+#include "workers/domain_worker.h"
+#include "workers/projector.h"
 
 namespace prism::app {
 namespace {
 
-// Runs a role that has nothing to do yet: it starts, waits for a shutdown signal and stops.
-int RunIdle(const char* role, const Config& config) {
-  log::Info(role, "starting", {{"config", DescribeConfig(config)}});
+constexpr auto kShutdownGrace = std::chrono::seconds(8);
+
+// Raises the soft open-file limit to the hard limit, because every open stream holds a socket.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  rlim_t previous = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    log::Info(
+        "process", "raised the open-file limit",
+        {{"from", static_cast<int64_t>(previous)}, {"to", static_cast<int64_t>(limit.rlim_cur)}});
+  }
+}
+
+http::ServerOptions ServerOptionsFrom(const Config& config, uint16_t port) {
+  http::ServerOptions options;
+  options.address = config.bind_address;
+  options.port = port;
+  options.threads = config.http_threads;
+  options.cors_allowed_origins = config.cors_allowed_origins;
+  return options;
+}
+
+// The built web app: PRISM_WEB_DIR, else web/dist under the working directory.
+std::string WebDirectory(const Config& config) {
+  if (!config.web_dir.empty()) return config.web_dir;
+  return "web/dist";
+}
+
+api::ApiDependencies ApiDependenciesOf(const Runtime& runtime,
+                                       std::shared_ptr<auth::TokenVerifier> verifier) {
+  api::ApiDependencies deps;
+  deps.commands = runtime.commands;
+  deps.events = runtime.events;
+  deps.queries = runtime.queries;
+  deps.verifier = std::move(verifier);
+  deps.auth_mode = runtime.auth_mode;
+  auto events = runtime.events;
+  deps.readiness.push_back([events]() -> std::optional<std::string> {
+    try {
+      events->HeadPosition();
+      return std::nullopt;
+    } catch (const std::exception& error) {
+      return std::string("storage: ") + error.what();
+    }
+  });
+  return deps;
+}
+
+std::unique_ptr<cleaner::IdempotencyCleaner> MakeCleaner(const Config& config,
+                                                         const Runtime& runtime) {
+  std::string why;
+  auto schedule = CronSchedule::Parse(config.idempotency_cleaner_schedule, &why);
+  cleaner::IdempotencyCleaner::Options options;
+  return std::make_unique<cleaner::IdempotencyCleaner>(runtime.events, *schedule,
+                                                       config.idempotency_retention, options);
+}
+
+// Logs a start-up failure in both forms: JSON for log collectors, one plain line for a person.
+int StartupFailed(const char* role, const std::exception& error) {
+  log::Error(role, "start-up failed", {{"error", error.what()}});
+  std::fprintf(stderr, "prism %s: %s\n", role, error.what());
+  return 1;
+}
+
+int WaitAndLog(const char* role) {
   int signal_number = WaitForShutdownSignal();
-  log::Info(role, "stopped", {{"signal", signal_number}});
-  return 0;
+  log::Info(role, "stopping", {{"signal", signal_number}});
+  return signal_number;
 }
 
 }  // namespace
 
-int RunServe(const Config& config) { return RunIdle("serve", config); }
-int RunApi(const Config& config) { return RunIdle("api", config); }
-int RunDomain(const Config& config) { return RunIdle("domain", config); }
-int RunProjector(const Config& config) { return RunIdle("projector", config); }
-int RunStream(const Config& config) { return RunIdle("stream", config); }
-int RunCleaner(const Config& config) { return RunIdle("cleaner", config); }
-int RunInit(const Config& config) { return RunIdle("init", config); }
-int RunRebuild(const Config& config) { return RunIdle("rebuild", config); }
+int RunServe(const Config& config) {
+  log::Info("serve", "starting", {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
+  auto started = std::chrono::steady_clock::now();
+  try {
+    RaiseOpenFileLimit();
+    Runtime runtime = OpenRuntime(config);
+    auto verifier = MakeVerifier(config);
+
+    workers::DomainWorker domain(runtime.commands, runtime.events, runtime.event_queue,
+                                 runtime.read_models, {});
+    workers::Projector projector(runtime.event_queue, runtime.events, runtime.read_models,
+                                 runtime.queries, runtime.live, {});
+    auto cleaner = MakeCleaner(config, runtime);
+
+    stream::StreamOptions stream_options;
+    stream_options.keepalive =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.stream_keepalive);
+    stream::StreamService stream(runtime.live, runtime.read_models, verifier, stream_options);
+
+    auto router = std::make_shared<http::Router>();
+    api::RegisterApiRoutes(*router, ApiDependenciesOf(runtime, verifier), config);
+    stream.Register(*router);
+    std::string web_dir = WebDirectory(config);
+    if (std::filesystem::exists(web_dir + "/index.html")) {
+      router->SetFallback(http::MakeStaticFileHandler(web_dir));
+    } else {
+      log::Warn("serve", "web app not found; serving the API only", {{"web_dir", web_dir}});
+    }
+    http::Server server(ServerOptionsFrom(config, config.port), router);
+
+    stream.Start();
+    projector.Start();
+    domain.Start();
+    cleaner->Start();
+    server.Start();
+    auto startup_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+    log::Info("serve", "ready",
+              {{"port", static_cast<int64_t>(server.port())},
+               {"auth_mode", runtime.auth_mode},
+               {"startup_ms", static_cast<int64_t>(startup_ms)}});
+
+    WaitAndLog("serve");
+    server.Stop(kShutdownGrace);
+    stream.Stop();
+    domain.Stop();
+    projector.Stop();
+    cleaner->Stop();
+    log::Info("serve", "stopped");
+    return 0;
+  } catch (const std::exception& error) {
+    return StartupFailed("serve", error);
+  }
+}
+
+int RunApi(const Config& config) {
+  log::Info("api", "starting", {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
+  try {
+    RaiseOpenFileLimit();
+    Runtime runtime = OpenRuntime(config);
+    auto router = std::make_shared<http::Router>();
+    api::RegisterApiRoutes(*router, ApiDependenciesOf(runtime, MakeVerifier(config)), config);
+    http::Server server(ServerOptionsFrom(config, config.port), router);
+    server.Start();
+    log::Info("api", "ready", {{"port", static_cast<int64_t>(server.port())}});
+    WaitAndLog("api");
+    server.Stop(kShutdownGrace);
+    log::Info("api", "stopped");
+    return 0;
+  } catch (const std::exception& error) {
+    return StartupFailed("api", error);
+  }
+}
+
+int RunDomain(const Config& config) {
+  log::Info("domain", "starting", {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
+  try {
+    Runtime runtime = OpenRuntime(config);
+    workers::DomainWorker domain(runtime.commands, runtime.events, runtime.event_queue,
+                                 runtime.read_models, {});
+    domain.Start();
+    WaitAndLog("domain");
+    domain.Stop();
+    return 0;
+  } catch (const std::exception& error) {
+    return StartupFailed("domain", error);
+  }
+}
+
+int RunProjector(const Config& config) {
+  log::Info("projector", "starting",
+            {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
+  try {
+    Runtime runtime = OpenRuntime(config);
+    workers::Projector projector(runtime.event_queue, runtime.events, runtime.read_models,
+                                 runtime.queries, runtime.live, {});
+    projector.Start();
+    WaitAndLog("projector");
+    projector.Stop();
+    return 0;
+  } catch (const std::exception& error) {
+    return StartupFailed("projector", error);
+  }
+}
+
+int RunStream(const Config& config) {
+  log::Info("stream", "starting", {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
+  // NOTE: on embedded storage live updates travel in-process only, so a stream process apart
+  // from the projector would never receive any; it needs the distributed backend's pub/sub.
+  std::fprintf(stderr,
+               "prism stream: a separate stream process needs REDIS_CONNECTION_STRING for live "
+               "updates, which is not supported yet; `prism serve` includes the stream\n");
+  return 2;
+}
+
+int RunCleaner(const Config& config) {
+  log::Info("cleaner", "starting",
+            {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
+  try {
+    Runtime runtime = OpenRuntime(config);
+    auto cleaner = MakeCleaner(config, runtime);
+    cleaner->Start();
+    WaitAndLog("cleaner");
+    cleaner->Stop();
+    return 0;
+  } catch (const std::exception& error) {
+    return StartupFailed("cleaner", error);
+  }
+}
+
+int RunInit(const Config& config) {
+  log::Info("init", "starting", {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
+  try {
+    sqlite::MigrateEmbeddedStorage(config);
+    log::Info("init", "storage is ready", {{"data_dir", config.data_dir}});
+    return 0;
+  } catch (const std::exception& error) {
+    return StartupFailed("init", error);
+  }
+}
+
+int RunRebuild(const Config& config) {
+  log::Info("rebuild", "starting",
+            {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
+  try {
+    Runtime runtime = OpenRuntime(config);
+    workers::ProjectorOptions options;
+    options.publish_live_updates = false;
+    options.refresh_cache = false;
+    workers::Projector projector(runtime.event_queue, runtime.events, runtime.read_models, nullptr,
+                                 nullptr, options);
+
+    auto started = std::chrono::steady_clock::now();
+    runtime.read_models->Reset();
+    int64_t position = 0;
+    int64_t replayed = 0;
+    int64_t head = runtime.events->HeadPosition();
+    constexpr size_t kReplayBatch = 4096;
+    while (true) {
+      std::vector<domain::Event> events = runtime.events->ReadAll(position, kReplayBatch);
+      if (events.empty()) break;
+      projector.Apply(events);
+      position = events.back().position;
+      replayed += static_cast<int64_t>(events.size());
+      if (replayed % (kReplayBatch * 64) < kReplayBatch) {
+        log::Info("rebuild", "progress",
+                  {{"events", replayed}, {"position", position}, {"head", head}});
+      }
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    log::Info("rebuild", "done",
+              {{"events", replayed},
+               {"seconds", seconds},
+               {"events_per_second", seconds > 0 ? replayed / seconds : 0.0}});
+    std::printf("rebuild: replayed %lld events in %.2f s (%.0f events/s)\n",
+                static_cast<long long>(replayed), seconds, seconds > 0 ? replayed / seconds : 0.0);
+    return 0;
+  } catch (const std::exception& error) {
+    return StartupFailed("rebuild", error);
+  }
+}
 
 }  // namespace prism::app

@@ -21,12 +21,13 @@ struct OptionSpec {
   OptionGroup group;
   const char* flag;
   const char* env;
-  const char* help;  // what it sets, with its unit
+  const char* help;                        // what it sets, with its unit
   std::string (*value_of)(const Config&);  // the current value, as text
   Setter set;
 };
 
-[[noreturn]] void Invalid(const OptionSpec& spec, const std::string& value, std::string_view expected) {
+[[noreturn]] void Invalid(const OptionSpec& spec, const std::string& value,
+                          std::string_view expected) {
   throw ConfigError("invalid " + std::string(spec.env) + "=\"" + value + "\" (--" + spec.flag +
                     "): expected " + std::string(expected));
 }
@@ -79,8 +80,8 @@ const std::vector<OptionSpec>& Specs() {
        "threads serving HTTP (count, 0 = one per core)",
        [](const Config& c) { return std::to_string(c.http_threads); },
        [](Config& c, const std::string& v) {
-         c.http_threads = static_cast<int>(ParseInteger(*Find("PRISM_HTTP_THREADS"), v, 0, 256,
-                                                        "an integer from 0 to 256"));
+         c.http_threads = static_cast<int>(
+             ParseInteger(*Find("PRISM_HTTP_THREADS"), v, 0, 256, "an integer from 0 to 256"));
        }},
       {G::kHttp, "cors-allowed-origins", "CORS_ALLOWED_ORIGINS",
        "regular expression matched against the whole Origin header",
@@ -101,8 +102,8 @@ const std::vector<OptionSpec>& Specs() {
        "TCP port of the stream service when it runs alone (1-65535)",
        [](const Config& c) { return std::to_string(c.stream_port); },
        [](Config& c, const std::string& v) {
-         c.stream_port = static_cast<uint16_t>(ParseInteger(*Find("STREAM_SERVICE_PORT"), v, 1,
-                                                            65535, "an integer port from 1 to 65535"));
+         c.stream_port = static_cast<uint16_t>(ParseInteger(
+             *Find("STREAM_SERVICE_PORT"), v, 1, 65535, "an integer port from 1 to 65535"));
        }},
       {G::kStream, "stream-keepalive", "STREAM_KEEPALIVE_INTERVAL",
        "interval between keep-alive comments on open streams (duration)",
@@ -134,7 +135,8 @@ const std::vector<OptionSpec>& Specs() {
          c.num_cached_pages = static_cast<int>(
              ParseInteger(*Find("NUM_CACHED_PAGES"), v, 0, 100, "an integer from 0 to 100"));
        }},
-      {G::kReadSide, "tasks-cache-ttl", "TASKS_CACHE_TTL", "lifetime of cached task pages (duration)",
+      {G::kReadSide, "tasks-cache-ttl", "TASKS_CACHE_TTL",
+       "lifetime of cached task pages (duration)",
        [](const Config& c) { return FormatDuration(c.tasks_cache_ttl); },
        [](Config& c, const std::string& v) {
          c.tasks_cache_ttl = ParseDurationOption(*Find("TASKS_CACHE_TTL"), v);
@@ -167,8 +169,7 @@ const std::vector<OptionSpec>& Specs() {
       {G::kStorage, "command-queue", "COMMAND_QUEUE", "name of the command queue",
        [](const Config& c) { return c.command_queue; },
        [](Config& c, const std::string& v) { c.command_queue = v; }},
-      {G::kStorage, "domain-events-queue", "DOMAIN_EVENTS_QUEUE",
-       "name of the domain-events queue",
+      {G::kStorage, "domain-events-queue", "DOMAIN_EVENTS_QUEUE", "name of the domain-events queue",
        [](const Config& c) { return c.domain_events_queue; },
        [](Config& c, const std::string& v) { c.domain_events_queue = v; }},
       {G::kStorage, "task-events-table", "TASK_EVENTS_TABLE", "name of the task event table",
@@ -207,8 +208,7 @@ const std::vector<OptionSpec>& Specs() {
        [](Config& c, const std::string& v) {
          std::string why;
          if (!CronSchedule::Parse(v, &why)) {
-           Invalid(*Find("IDEMPOTENCY_CLEANER_SCHEDULE"), v,
-                   "six cron fields (seconds minutes hours day-of-month month day-of-week): " + why);
+           Invalid(*Find("IDEMPOTENCY_CLEANER_SCHEDULE"), v, "a valid cron expression: " + why);
          }
          c.idempotency_cleaner_schedule = v;
        }},
@@ -236,7 +236,8 @@ const std::vector<OptionSpec>& Specs() {
       {G::kAuth, "test-jwt-secret", "TEST_JWT_SECRET", "HS256 secret of the test mode (secret)",
        [](const Config&) { return std::string(); },
        [](Config& c, const std::string& v) { c.test_jwt_secret = v; }},
-      {G::kAuth, "auth0-domain", "AUTH0_DOMAIN", "Auth0 tenant domain, such as example.eu.auth0.com",
+      {G::kAuth, "auth0-domain", "AUTH0_DOMAIN",
+       "Auth0 tenant domain, such as example.eu.auth0.com",
        [](const Config& c) { return c.auth0_domain; },
        [](Config& c, const std::string& v) { c.auth0_domain = v; }},
       {G::kAuth, "auth0-audience", "AUTH0_AUDIENCE", "audience that Auth0 tokens must carry",
@@ -328,8 +329,9 @@ std::string DescribeConfig(const Config& config) {
     std::string value = spec.value_of(config);
     if (IsSecret(spec.env)) {
       bool set = spec.env == std::string_view("TEST_JWT_SECRET") ? !config.test_jwt_secret.empty()
-                 : spec.env == std::string_view("DATABASE_URL")  ? !config.database_url.empty()
-                                                                 : !config.redis_connection_string.empty();
+                 : spec.env == std::string_view("DATABASE_URL")
+                     ? !config.database_url.empty()
+                     : !config.redis_connection_string.empty();
       value = set ? "(set)" : "";
     }
     out[spec.env] = value;

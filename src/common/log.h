@@ -24,8 +24,8 @@ struct Field {
   Field(std::string_view k, const char* v) : key(k), value(Quote(v)) {}
   Field(std::string_view k, bool v) : key(k), value(v ? "true" : "false") {}
   template <typename N>
-    requires std::is_arithmetic_v<N>
-  Field(std::string_view k, N v) : key(k), value(std::to_string(v)) {}
+  requires std::is_arithmetic_v<N> Field(std::string_view k, N v)
+      : key(k), value(std::to_string(v)) {}
 
   static std::string Quote(std::string_view text);
 

@@ -8,9 +8,12 @@ namespace json = boost::json;
 
 std::string_view ToString(EntityType type) {
   switch (type) {
-    case EntityType::kTask: return "task";
-    case EntityType::kUser: return "user";
-    case EntityType::kUserSettings: return "user-settings";
+    case EntityType::kTask:
+      return "task";
+    case EntityType::kUser:
+      return "user";
+    case EntityType::kUserSettings:
+      return "user-settings";
   }
   return "task";
 }

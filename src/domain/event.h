@@ -19,8 +19,8 @@ bool ParseEntityType(std::string_view text, EntityType* out);
 // One event as stored and delivered. A stream is identified by (entity_type, entity_id), because
 // a user's stream and the same user's settings stream share the user id.
 struct Event {
-  std::string id;               // UUIDv7
-  std::string entity_id;        // stream id: task id or user id
+  std::string id;         // UUIDv7
+  std::string entity_id;  // stream id: task id or user id
   EntityType entity_type = EntityType::kTask;
   std::string type;             // "task-created", "task-updated", ...
   boost::json::object data;     // empty for events without data

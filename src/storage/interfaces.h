@@ -142,6 +142,13 @@ class Cache {
   virtual ~Cache() = default;
   virtual std::optional<std::string> Get(const std::string& key) = 0;
   virtual void Put(const std::string& key, std::string value, std::chrono::seconds ttl) = 0;
+
+  // Stores the value only when no entry exists or the existing entry's stamp is lower, atomically.
+  // Readers that fill the cache on a miss pass the read-model checkpoint they read BEFORE reading
+  // the data, and the projector passes the checkpoint after its write, so a slow reader can never
+  // overwrite a fresher entry with stale data. Returns whether the value was stored.
+  virtual bool PutIfNewer(const std::string& key, std::string value, int64_t stamp,
+                          std::chrono::seconds ttl) = 0;
   virtual void Erase(const std::string& key) = 0;
 };
 

@@ -31,18 +31,18 @@ struct NewCommand {
 struct QueuedCommand {
   std::string message_id;  // queue-specific id used to acknowledge
   std::string user_id;
-  int64_t user_seq = 0;    // per-user admission sequence: 1, 2, 3... without gaps
+  int64_t user_seq = 0;  // per-user admission sequence: 1, 2, 3... without gaps
   std::string idempotency_key;
   int64_t accepted_at_ms = 0;
   std::string body;
-  int attempts = 0;        // deliveries so far, including this one
+  int attempts = 0;  // deliveries so far, including this one
 };
 
 enum class OutcomeStatus { kPending, kCompleted, kRejected };
 
 struct CommandOutcome {
   OutcomeStatus status = OutcomeStatus::kPending;
-  std::string reason;            // set when rejected
+  std::string reason;  // set when rejected
   int64_t completed_at_ms = 0;
 };
 
@@ -50,7 +50,7 @@ struct CommandOutcome {
 // the user's command cursor and the events with their outbox entries.
 struct CommitRequest {
   std::string user_id;
-  int64_t user_seq = 0;          // must be the user's cursor + 1
+  int64_t user_seq = 0;  // must be the user's cursor + 1
   std::string idempotency_key;
   // nullopt when the key was already processed: only the cursor advances.
   std::optional<CommandOutcome> outcome;
@@ -59,9 +59,9 @@ struct CommitRequest {
 
 enum class CommitStatus {
   kCommitted,
-  kStreamConflict,     // an event's version was taken by another writer; reload and decide again
-  kAlreadyApplied,     // user_seq <= cursor: a redelivered command, nothing written
-  kOutOfOrder,         // user_seq > cursor + 1: an earlier command of the user is not done yet
+  kStreamConflict,  // an event's version was taken by another writer; reload and decide again
+  kAlreadyApplied,  // user_seq <= cursor: a redelivered command, nothing written
+  kOutOfOrder,      // user_seq > cursor + 1: an earlier command of the user is not done yet
 };
 
 struct CommitResult {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what is missing, then builds and runs every test: the format check, the optimised
+# build's tests, the AddressSanitizer + UndefinedBehaviorSanitizer build's tests, and the web
+# app's unit and browser tests. Exits non-zero on the first failure.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "== format check"
+scripts/check-format.sh
+
+echo "== optimised build and tests"
+scripts/build.sh release
+ctest --preset release -j "$(nproc)"
+
+echo "== sanitizer build and tests"
+scripts/build.sh asan
+ctest --preset asan -j "$(nproc)"
+
+if [[ -f web/package.json ]]; then
+  echo "== web app unit tests"
+  (cd web && npm test --silent)
+  echo "== web app build and browser tests against prism serve"
+  (cd web && npm run build --silent)
+  scripts/e2e.sh
+fi

@@ -1,0 +1,36 @@
+// Builds the storage, read side and authentication every role shares from the configuration.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "auth/verifier.h"
+#include "common/config.h"
+#include "query/read_queries.h"
+#include "storage/interfaces.h"
+
+namespace prism::app {
+
+struct Runtime {
+  std::shared_ptr<storage::CommandQueue> commands;
+  std::shared_ptr<storage::EventStore> events;
+  std::shared_ptr<storage::EventQueue> event_queue;
+  std::shared_ptr<storage::ReadModels> read_models;
+  std::shared_ptr<storage::Cache> cache;
+  std::shared_ptr<storage::LiveUpdates> live;
+  std::shared_ptr<query::ReadQueries> queries;
+  std::string auth_mode;  // the effective mode: "local", "test" or "oidc"
+};
+
+// Opens the configured backend, running migrations first. Throws std::runtime_error (or
+// storage::StorageUnavailable) naming what failed.
+Runtime OpenRuntime(const Config& config);
+
+// The authentication mode the configuration selects: AUTH_MODE when set, otherwise "test" with
+// AUTH0_TEST_MODE, "oidc" with an issuer or Auth0 domain, and "local" otherwise.
+std::string EffectiveAuthMode(const Config& config);
+
+// Builds the token verifier of the effective mode, with a cache of verified tokens.
+std::shared_ptr<auth::TokenVerifier> MakeVerifier(const Config& config);
+
+}  // namespace prism::app

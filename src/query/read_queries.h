@@ -1,0 +1,68 @@
+// The read side shared by the API (queries, read-through) and the projector (cache refresh):
+// task pages and settings, served from the cache when possible and equal to what the read
+// models would return, page tokens included.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "query/page_token.h"
+#include "storage/interfaces.h"
+
+namespace prism::query {
+
+struct ReadOptions {
+  int page_size = 10;    // TASKS_PAGE_SIZE
+  int cached_pages = 1;  // NUM_CACHED_PAGES
+  std::chrono::seconds tasks_ttl{12 * 3600};
+  std::chrono::seconds settings_ttl{4 * 3600};
+};
+
+class ReadQueries {
+ public:
+  ReadQueries(std::shared_ptr<storage::ReadModels> read_models,
+              std::shared_ptr<storage::Cache> cache, PageTokenCodec codec, ReadOptions options);
+
+  // Returns the JSON body of one page of the user's tasks: {"tasks":[...],"nextPageToken"?}.
+  // `cursor` is nullopt for the first page. Pages within the cached range and of the default
+  // size come from the cache, filled on a miss. Throws storage::StorageUnavailable.
+  std::string TasksPage(std::string_view user_id, const std::optional<PageCursor>& cursor,
+                        int page_size);
+
+  // Returns {"tasksPerCategory":n,"showDoneTasks":b}, with the defaults for a user without
+  // settings. Throws storage::StorageUnavailable.
+  std::string Settings(std::string_view user_id);
+
+  // Recomputes the cached pages and settings of a user from the read models. `stamp` is the
+  // read-model checkpoint after the write that changed them.
+  void Refresh(std::string_view user_id, int64_t stamp);
+
+  // Decodes a page token of the user; nullopt when malformed, edited or foreign.
+  std::optional<PageCursor> DecodeToken(std::string_view user_id, std::string_view token) const {
+    return codec_.Decode(user_id, token);
+  }
+
+  const ReadOptions& options() const { return options_; }
+
+ private:
+  std::string BuildPage(std::string_view user_id, const PageCursor& cursor, int page_size,
+                        PageCursor* next);
+  std::string FillTaskPages(std::string_view user_id, int64_t stamp, uint32_t wanted);
+  std::string BuildSettings(std::string_view user_id);
+
+  std::shared_ptr<storage::ReadModels> read_models_;
+  std::shared_ptr<storage::Cache> cache_;
+  PageTokenCodec codec_;
+  ReadOptions options_;
+};
+
+// Cache keys, as the original named them.
+inline std::string TasksCacheKey(std::string_view user_id) { return std::string(user_id) + ":ts"; }
+inline std::string SettingsCacheKey(std::string_view user_id) {
+  return std::string(user_id) + ":us";
+}
+
+}  // namespace prism::query

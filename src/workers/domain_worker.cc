@@ -1,0 +1,295 @@
+#include "workers/domain_worker.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/log.h"
+#include "domain/command.h"
+#include "domain/decide.h"
+#include "domain/ordering.h"
+
+namespace prism::workers {
+namespace {
+
+constexpr const char* kComponent = "domain";
+
+bool Precedes(const storage::QueuedCommand& a, const storage::QueuedCommand& b) {
+  if (a.user_id != b.user_id) return a.user_id < b.user_id;
+  return a.user_seq < b.user_seq;
+}
+
+}  // namespace
+
+// The state one round builds up: stream states and cursors loaded once and advanced by every
+// decision, so the commands of one user in the same batch see each other's events.
+class DomainWorker::Batch {
+ public:
+  Batch(storage::EventStore& store, storage::ReadModels& read_models)
+      : store_(store), read_models_(read_models) {}
+
+  // Decides one command whose sequence number is next for its user; returns the commit request.
+  storage::CommitRequest Decide(const storage::QueuedCommand& message,
+                                const domain::Command& command) {
+    storage::CommitRequest request = MakeRequest(message);
+    auto key = std::make_pair(message.user_id, message.idempotency_key);
+    if (decided_keys_.contains(key) ||
+        store_.FindOutcome(message.user_id, message.idempotency_key)) {
+      return request;  // a repeated key: only the cursor advances
+    }
+    decided_keys_.insert(key);
+
+    domain::CommandEnvelope envelope{message.user_id, message.user_seq, message.idempotency_key,
+                                     message.accepted_at_ms, command};
+    domain::LoadedState state = Load(envelope);
+    domain::DecideContext context;
+    context.open_tasks_in_lane = [&](std::string_view category) {
+      return OpenTasksInLane(message.user_id, category);
+    };
+    domain::Decision decision = domain::Decide(envelope, state, context);
+
+    storage::CommandOutcome outcome;
+    outcome.completed_at_ms = NowMs();
+    if (decision.rejection) {
+      outcome.status = storage::OutcomeStatus::kRejected;
+      outcome.reason = *decision.rejection;
+    } else {
+      outcome.status = storage::OutcomeStatus::kCompleted;
+    }
+    Remember(decision.events);
+    request.outcome = outcome;
+    request.events = std::move(decision.events);
+    return request;
+  }
+
+  // A command that cannot be parsed is rejected with the reason, so the user's later commands
+  // are not blocked behind it.
+  storage::CommitRequest Reject(const storage::QueuedCommand& message, std::string reason) {
+    storage::CommitRequest request = MakeRequest(message);
+    decided_keys_.insert({message.user_id, message.idempotency_key});
+    storage::CommandOutcome outcome;
+    outcome.status = storage::OutcomeStatus::kRejected;
+    outcome.reason = std::move(reason);
+    outcome.completed_at_ms = NowMs();
+    request.outcome = outcome;
+    return request;
+  }
+
+  int64_t& Cursor(const std::string& user_id) {
+    auto it = cursors_.find(user_id);
+    if (it == cursors_.end()) it = cursors_.emplace(user_id, store_.UserCursor(user_id)).first;
+    return it->second;
+  }
+
+ private:
+  static int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  storage::CommitRequest MakeRequest(const storage::QueuedCommand& message) {
+    storage::CommitRequest request;
+    request.user_id = message.user_id;
+    request.user_seq = message.user_seq;
+    request.idempotency_key = message.idempotency_key;
+    return request;
+  }
+
+  template <typename State>
+  State& LoadStream(std::map<domain::StreamKey, State>& cache, const domain::StreamKey& key) {
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+    State state;
+    for (const domain::Event& event : store_.ReadStream(key.type, key.id, 0)) {
+      domain::Fold(state, event);
+    }
+    return cache.emplace(key, std::move(state)).first->second;
+  }
+
+  domain::LoadedState Load(const domain::CommandEnvelope& envelope) {
+    domain::LoadedState state;
+    for (const domain::StreamKey& key : domain::StreamsToLoad(envelope)) {
+      switch (key.type) {
+        case domain::EntityType::kTask:
+          state.tasks[key] = LoadStream(tasks_, key);
+          break;
+        case domain::EntityType::kUser:
+          state.user = LoadStream(users_, key);
+          break;
+        case domain::EntityType::kUserSettings:
+          state.settings = LoadStream(settings_, key);
+          break;
+      }
+    }
+    return state;
+  }
+
+  void Remember(const std::vector<domain::Event>& events) {
+    for (const domain::Event& event : events) {
+      domain::StreamKey key{event.entity_type, event.entity_id};
+      switch (event.entity_type) {
+        case domain::EntityType::kTask:
+          domain::Fold(tasks_[key], event);
+          if (event.type == "task-created") {
+            const auto* category = event.data.if_contains("category");
+            if (category && category->is_string()) {
+              ++lane_additions_[{event.user_id, std::string(category->get_string())}];
+            }
+          }
+          break;
+        case domain::EntityType::kUser:
+          domain::Fold(users_[key], event);
+          break;
+        case domain::EntityType::kUserSettings:
+          domain::Fold(settings_[key], event);
+          break;
+      }
+    }
+  }
+
+  // NOTE: counts open tasks from the read model, which may lag the event store by the events
+  // not yet projected; clients that care about exact placement send `order` themselves.
+  int64_t OpenTasksInLane(const std::string& user_id, std::string_view category) {
+    int64_t count = 0;
+    for (const domain::TaskRow& task : read_models_.AllTasks(user_id)) {
+      if (!task.done && task.category == category) ++count;
+    }
+    auto added = lane_additions_.find({user_id, std::string(category)});
+    if (added != lane_additions_.end()) count += added->second;
+    return count;
+  }
+
+  storage::EventStore& store_;
+  storage::ReadModels& read_models_;
+  std::map<domain::StreamKey, domain::TaskState> tasks_;
+  std::map<domain::StreamKey, domain::UserState> users_;
+  std::map<domain::StreamKey, domain::SettingsState> settings_;
+  std::map<std::string, int64_t> cursors_;
+  std::set<std::pair<std::string, std::string>> decided_keys_;
+  std::map<std::pair<std::string, std::string>, int64_t> lane_additions_;
+};
+
+DomainWorker::DomainWorker(std::shared_ptr<storage::CommandQueue> queue,
+                           std::shared_ptr<storage::EventStore> store,
+                           std::shared_ptr<storage::EventQueue> events,
+                           std::shared_ptr<storage::ReadModels> read_models,
+                           DomainWorkerOptions options)
+    : queue_(std::move(queue)),
+      store_(std::move(store)),
+      events_(std::move(events)),
+      read_models_(std::move(read_models)),
+      options_(std::move(options)) {}
+
+DomainWorker::~DomainWorker() { Stop(); }
+
+void DomainWorker::Start() {
+  log::Info(kComponent, "domain worker starting", {{"consumer", options_.consumer}});
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void DomainWorker::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) {
+    thread_.join();
+    log::Info(kComponent, "domain worker stopped", {{"consumer", options_.consumer}});
+  }
+}
+
+void DomainWorker::Loop() {
+  log::RateLimiter limiter(std::chrono::seconds(10));
+  auto backoff = std::chrono::milliseconds(50);
+  bool failing = false;
+  while (!stopping_) {
+    try {
+      RunOnce(options_.poll_wait);
+      if (failing) log::Info(kComponent, "storage available again");
+      failing = false;
+      backoff = std::chrono::milliseconds(50);
+    } catch (const storage::StorageUnavailable& error) {
+      if (!failing) log::Error(kComponent, "storage unavailable", {{"error", error.what()}});
+      failing = true;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    } catch (const std::exception& error) {
+      if (limiter.Admit("unexpected") >= 0) {
+        log::Error(kComponent, "unexpected error in domain worker", {{"error", error.what()}});
+      }
+      std::this_thread::sleep_for(backoff);
+    }
+  }
+}
+
+size_t DomainWorker::RunOnce(std::chrono::milliseconds wait) {
+  std::vector<storage::QueuedCommand> messages =
+      queue_->Lease(options_.consumer, options_.batch_size, options_.lease, wait);
+  if (messages.empty()) return 0;
+  std::stable_sort(messages.begin(), messages.end(), Precedes);
+
+  // Decide every command that is next in its user's order.
+  Batch batch(*store_, *read_models_);
+  std::vector<storage::CommitRequest> requests;
+  std::vector<const storage::QueuedCommand*> committed_messages;
+  std::vector<bool> poison;
+  std::vector<std::string> acks;
+  for (const storage::QueuedCommand& message : messages) {
+    int64_t& cursor = batch.Cursor(message.user_id);
+    switch (domain::CheckSequence(cursor, message.user_seq)) {
+      case domain::SequenceVerdict::kAlreadyApplied:
+        acks.push_back(message.message_id);
+        continue;
+      case domain::SequenceVerdict::kTooEarly:
+        queue_->Release(message.message_id, options_.out_of_order_delay);
+        continue;
+      case domain::SequenceVerdict::kApply:
+        break;
+    }
+
+    std::string error;
+    std::optional<domain::Command> command = domain::ParseQueuedCommand(message.body, &error);
+    if (command) {
+      requests.push_back(batch.Decide(message, *command));
+    } else {
+      log::Error(kComponent, "rejecting unreadable command",
+                 {{"message_id", message.message_id},
+                  {"user_id", message.user_id},
+                  {"idempotency_key", message.idempotency_key},
+                  {"error", error}});
+      requests.push_back(batch.Reject(message, "invalid command: " + error));
+    }
+    poison.push_back(!command);
+    committed_messages.push_back(&message);
+    cursor = message.user_seq;
+  }
+
+  // Commit outcomes, events and cursors, then acknowledge what is durable.
+  std::vector<storage::CommitResult> results = store_->Commit(requests);
+  bool any_committed = false;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const storage::QueuedCommand& message = *committed_messages[i];
+    switch (results[i].status) {
+      case storage::CommitStatus::kCommitted:
+        any_committed = true;
+        if (poison[i]) {
+          queue_->DeadLetter(message, requests[i].outcome->reason);
+        } else {
+          acks.push_back(message.message_id);
+        }
+        break;
+      case storage::CommitStatus::kAlreadyApplied:
+        acks.push_back(message.message_id);
+        break;
+      case storage::CommitStatus::kStreamConflict:
+      case storage::CommitStatus::kOutOfOrder:
+        log::Debug(kComponent, "command retried after a concurrent write",
+                   {{"message_id", message.message_id}, {"user_id", message.user_id}});
+        queue_->Release(message.message_id, std::chrono::milliseconds(0));
+        break;
+    }
+  }
+  if (!acks.empty()) queue_->Ack(acks);
+  if (any_committed) events_->Notify();
+  return messages.size();
+}
+
+}  // namespace prism::workers

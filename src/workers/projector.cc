@@ -1,0 +1,264 @@
+#include "workers/projector.h"
+
+#include <map>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "common/log.h"
+
+namespace prism::workers {
+namespace {
+
+constexpr const char* kComponent = "projector";
+namespace json = boost::json;
+
+}  // namespace
+
+// Rows touched by one batch, loaded once, with the live updates they produce.
+class Projector::Batch {
+ public:
+  Batch(storage::ReadModels& read_models, storage::EventStore& store, storage::EventQueue& queue,
+        ProjectorStats& stats)
+      : read_models_(read_models), store_(store), queue_(queue), stats_(stats) {}
+
+  void Apply(const domain::Event& event) {
+    switch (event.entity_type) {
+      case domain::EntityType::kTask:
+        ApplyTask(event);
+        break;
+      case domain::EntityType::kUserSettings:
+        ApplySettings(event);
+        break;
+      case domain::EntityType::kUser:
+        ApplyUser(event);
+        break;
+    }
+  }
+
+  storage::ReadModels::Changes TakeChanges(std::optional<int64_t> checkpoint) {
+    storage::ReadModels::Changes changes;
+    for (auto& [id, row] : tasks_) {
+      if (dirty_tasks_.contains(id)) changes.tasks.push_back(row);
+    }
+    for (auto& [id, row] : settings_) {
+      if (dirty_settings_.contains(id)) changes.settings.push_back(row);
+    }
+    for (auto& [id, row] : users_) {
+      if (dirty_users_.contains(id)) changes.users.push_back(row);
+    }
+    changes.checkpoint = checkpoint;
+    return changes;
+  }
+
+  std::vector<storage::LiveUpdate> TakeUpdates() { return std::move(updates_); }
+  const std::set<std::string>& affected_users() const { return affected_users_; }
+
+ private:
+  template <typename Row, typename ApplyFn>
+  domain::ApplyResult ApplyWithGapFill(Row& row, const domain::Event& event, ApplyFn apply) {
+    domain::ApplyResult result = apply(row, event);
+    if (result != domain::ApplyResult::kGap) return result;
+
+    // A gap: read the missing events from the store and apply them in order first.
+    log::Warn(kComponent, "filling a gap from the event store",
+              {{"entity_id", event.entity_id},
+               {"have_version", row.version},
+               {"event_version", event.version}});
+    for (const domain::Event& missing :
+         store_.ReadStream(event.entity_type, event.entity_id, row.version)) {
+      if (missing.version >= event.version) break;
+      if (apply(row, missing) == domain::ApplyResult::kApplied) OnApplied(missing, row);
+    }
+    return apply(row, event);
+  }
+
+  template <typename Row>
+  void Reject(const domain::Event& event, domain::ApplyResult result) {
+    const char* reason = result == domain::ApplyResult::kGap ? "version gap could not be filled"
+                                                             : "event data is invalid";
+    log::Error(kComponent, "dead-lettering event",
+               {{"event_id", event.id}, {"position", event.position}, {"reason", reason}});
+    queue_.DeadLetter(event, reason);
+    ++stats_.dead_lettered;
+  }
+
+  void ApplyTask(const domain::Event& event) {
+    domain::TaskRow& row = LoadTask(event.entity_id);
+    auto result = ApplyWithGapFill(row, event, [](domain::TaskRow& r, const domain::Event& e) {
+      return domain::ApplyToTask(r, e);
+    });
+    if (result == domain::ApplyResult::kApplied) {
+      OnApplied(event, row);
+    } else if (result == domain::ApplyResult::kInvalid || result == domain::ApplyResult::kGap) {
+      Reject<domain::TaskRow>(event, result);
+    }
+  }
+
+  void ApplySettings(const domain::Event& event) {
+    domain::SettingsRow& row = LoadSettings(event.entity_id);
+    auto result = ApplyWithGapFill(row, event, [](domain::SettingsRow& r, const domain::Event& e) {
+      return domain::ApplyToSettings(r, e);
+    });
+    if (result == domain::ApplyResult::kApplied) {
+      OnApplied(event, row);
+    } else if (result == domain::ApplyResult::kInvalid || result == domain::ApplyResult::kGap) {
+      Reject<domain::SettingsRow>(event, result);
+    }
+  }
+
+  void ApplyUser(const domain::Event& event) {
+    domain::UserRow& row = LoadUser(event.entity_id);
+    auto result = ApplyWithGapFill(row, event, [](domain::UserRow& r, const domain::Event& e) {
+      return domain::ApplyToUser(r, e);
+    });
+    if (result == domain::ApplyResult::kApplied) {
+      dirty_users_.insert(event.entity_id);
+    } else if (result == domain::ApplyResult::kInvalid || result == domain::ApplyResult::kGap) {
+      Reject<domain::UserRow>(event, result);
+    }
+  }
+
+  void OnApplied(const domain::Event& event, const domain::TaskRow& row) {
+    dirty_tasks_.insert(row.id);
+    affected_users_.insert(row.user_id);
+    json::object message;
+    message["entityType"] = "task";
+    message["data"] = json::array{domain::TaskToJson(row)};
+    updates_.push_back({row.user_id, event.position, json::serialize(message)});
+  }
+
+  void OnApplied(const domain::Event& event, const domain::SettingsRow& row) {
+    dirty_settings_.insert(row.user_id);
+    affected_users_.insert(row.user_id);
+    json::object message;
+    message["entityType"] = "user-settings";
+    message["data"] = domain::SettingsToJson(row);
+    updates_.push_back({row.user_id, event.position, json::serialize(message)});
+  }
+
+  void OnApplied(const domain::Event&, const domain::UserRow& row) {
+    dirty_users_.insert(row.user_id);
+  }
+
+  domain::TaskRow& LoadTask(const std::string& id) {
+    auto it = tasks_.find(id);
+    if (it != tasks_.end()) return it->second;
+    domain::TaskRow row = read_models_.FindTask(id).value_or(domain::TaskRow{});
+    return tasks_.emplace(id, std::move(row)).first->second;
+  }
+
+  domain::SettingsRow& LoadSettings(const std::string& user_id) {
+    auto it = settings_.find(user_id);
+    if (it != settings_.end()) return it->second;
+    domain::SettingsRow row;
+    if (auto found = read_models_.FindSettings(user_id)) row = *found;
+    row.user_id = user_id;
+    return settings_.emplace(user_id, std::move(row)).first->second;
+  }
+
+  domain::UserRow& LoadUser(const std::string& user_id) {
+    auto it = users_.find(user_id);
+    if (it != users_.end()) return it->second;
+    domain::UserRow row;
+    if (auto found = read_models_.FindUser(user_id)) row = *found;
+    row.user_id = user_id;
+    return users_.emplace(user_id, std::move(row)).first->second;
+  }
+
+  storage::ReadModels& read_models_;
+  storage::EventStore& store_;
+  storage::EventQueue& queue_;
+  ProjectorStats& stats_;
+  std::map<std::string, domain::TaskRow> tasks_;
+  std::map<std::string, domain::SettingsRow> settings_;
+  std::map<std::string, domain::UserRow> users_;
+  std::set<std::string> dirty_tasks_;
+  std::set<std::string> dirty_settings_;
+  std::set<std::string> dirty_users_;
+  std::set<std::string> affected_users_;
+  std::vector<storage::LiveUpdate> updates_;
+};
+
+Projector::Projector(std::shared_ptr<storage::EventQueue> queue,
+                     std::shared_ptr<storage::EventStore> store,
+                     std::shared_ptr<storage::ReadModels> read_models,
+                     std::shared_ptr<query::ReadQueries> queries,
+                     std::shared_ptr<storage::LiveUpdates> live, ProjectorOptions options)
+    : queue_(std::move(queue)),
+      store_(std::move(store)),
+      read_models_(std::move(read_models)),
+      queries_(std::move(queries)),
+      live_(std::move(live)),
+      options_(std::move(options)) {}
+
+Projector::~Projector() { Stop(); }
+
+void Projector::Start() {
+  log::Info(kComponent, "projector starting", {{"consumer", options_.consumer}});
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Projector::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) {
+    thread_.join();
+    log::Info(kComponent, "projector stopped", {{"consumer", options_.consumer}});
+  }
+}
+
+void Projector::Loop() {
+  auto backoff = std::chrono::milliseconds(50);
+  bool failing = false;
+  log::RateLimiter limiter(std::chrono::seconds(10));
+  while (!stopping_) {
+    try {
+      RunOnce(options_.poll_wait);
+      if (failing) log::Info(kComponent, "storage available again");
+      failing = false;
+      backoff = std::chrono::milliseconds(50);
+    } catch (const storage::StorageUnavailable& error) {
+      if (!failing) log::Error(kComponent, "storage unavailable", {{"error", error.what()}});
+      failing = true;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    } catch (const std::exception& error) {
+      if (limiter.Admit("unexpected") >= 0) {
+        log::Error(kComponent, "unexpected error in projector", {{"error", error.what()}});
+      }
+      std::this_thread::sleep_for(backoff);
+    }
+  }
+}
+
+size_t Projector::RunOnce(std::chrono::milliseconds wait) {
+  std::vector<domain::Event> events = queue_->Poll(options_.consumer, options_.batch_size, wait);
+  if (events.empty()) return 0;
+  Apply(events);
+  queue_->Ack(options_.consumer, events.back().position);
+  return events.size();
+}
+
+void Projector::Apply(const std::vector<domain::Event>& events) {
+  if (events.empty()) return;
+
+  // Apply to rows in memory, then write rows and checkpoint in one transaction.
+  Batch batch(*read_models_, *store_, *queue_, stats_);
+  for (const domain::Event& event : events) batch.Apply(event);
+  int64_t checkpoint = events.back().position;
+  read_models_->Write(batch.TakeChanges(checkpoint));
+
+  // Derived state after the durable write: caches, then live updates.
+  if (options_.refresh_cache && queries_) {
+    for (const std::string& user_id : batch.affected_users()) {
+      queries_->Refresh(user_id, checkpoint);
+    }
+  }
+  if (options_.publish_live_updates && live_) live_->Publish(batch.TakeUpdates());
+
+  stats_.applied_position = checkpoint;
+  stats_.applied_events += static_cast<int64_t>(events.size());
+  stats_.last_event_timestamp_ms = events.back().timestamp_ms;
+}
+
+}  // namespace prism::workers
