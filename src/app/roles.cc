@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "accounts/account_service.h"
 #include "api/api_service.h"
 #include "app/runtime.h"
 #include "app/shutdown.h"
@@ -81,6 +82,16 @@ std::unique_ptr<cleaner::IdempotencyCleaner> MakeCleaner(const Config& config,
                                                        config.idempotency_retention, options);
 }
 
+// The account endpoints exist only in local mode, where this deployment issues the tokens.
+std::unique_ptr<accounts::AccountService> MakeAccountService(const Config& config,
+                                                             const Runtime& runtime) {
+  if (runtime.auth_mode != "local") return nullptr;
+  accounts::AccountOptions options;
+  options.signup_enabled = config.auth_signup;
+  return std::make_unique<accounts::AccountService>(runtime.accounts, LocalSigningKey(config),
+                                                    options);
+}
+
 // Logs a start-up failure in both forms: JSON for log collectors, one plain line for a person.
 int StartupFailed(const char* role, const std::exception& error) {
   log::Error(role, "start-up failed", {{"error", error.what()}});
@@ -118,6 +129,8 @@ int RunServe(const Config& config) {
     auto router = std::make_shared<http::Router>();
     api::RegisterApiRoutes(*router, ApiDependenciesOf(runtime, verifier), config);
     stream.Register(*router);
+    std::unique_ptr<accounts::AccountService> accounts = MakeAccountService(config, runtime);
+    if (accounts) accounts->Register(*router);
     std::string web_dir = WebDirectory(config);
     if (std::filesystem::exists(web_dir + "/index.html")) {
       router->SetFallback(http::MakeStaticFileHandler(web_dir));
@@ -159,6 +172,8 @@ int RunApi(const Config& config) {
     Runtime runtime = OpenRuntime(config);
     auto router = std::make_shared<http::Router>();
     api::RegisterApiRoutes(*router, ApiDependenciesOf(runtime, MakeVerifier(config)), config);
+    std::unique_ptr<accounts::AccountService> accounts = MakeAccountService(config, runtime);
+    if (accounts) accounts->Register(*router);
     http::Server server(ServerOptionsFrom(config, config.port), router);
     server.Start();
     log::Info("api", "ready", {{"port", static_cast<int64_t>(server.port())}});

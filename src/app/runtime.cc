@@ -28,6 +28,7 @@ Runtime OpenRuntime(const Config& config) {
   runtime.read_models = storage.read_models;
   runtime.cache = storage.cache;
   runtime.live = storage.live;
+  runtime.accounts = storage.accounts;
 
   query::ReadOptions options;
   options.page_size = config.tasks_page_size;
@@ -42,11 +43,13 @@ Runtime OpenRuntime(const Config& config) {
   return runtime;
 }
 
+std::string LocalSigningKey(const Config& config) {
+  return LoadOrCreateSecret(config.data_dir, "token-signing");
+}
+
 std::shared_ptr<auth::TokenVerifier> MakeVerifier(const Config& config) {
   std::optional<std::string> local_secret;
-  if (EffectiveAuthMode(config) == "local") {
-    local_secret = LoadOrCreateSecret(config.data_dir, "token-signing");
-  }
+  if (EffectiveAuthMode(config) == "local") local_secret = LocalSigningKey(config);
   Config effective = config;
   effective.auth_mode = EffectiveAuthMode(config);
   // MakeVerifierFromConfig puts a cache of verified tokens in front of the verifier.

@@ -7,6 +7,7 @@
 #include "auth/verifier.h"
 #include "common/config.h"
 #include "query/read_queries.h"
+#include "storage/accounts.h"
 #include "storage/interfaces.h"
 
 namespace prism::app {
@@ -18,6 +19,7 @@ struct Runtime {
   std::shared_ptr<storage::ReadModels> read_models;
   std::shared_ptr<storage::Cache> cache;
   std::shared_ptr<storage::LiveUpdates> live;
+  std::shared_ptr<storage::AccountStore> accounts;
   std::shared_ptr<query::ReadQueries> queries;
   std::string auth_mode;  // the effective mode: "local", "test" or "oidc"
 };
@@ -29,6 +31,9 @@ Runtime OpenRuntime(const Config& config);
 // The authentication mode the configuration selects: AUTH_MODE when set, otherwise "test" with
 // AUTH0_TEST_MODE, "oidc" with an issuer or Auth0 domain, and "local" otherwise.
 std::string EffectiveAuthMode(const Config& config);
+
+// Returns the HS256 key that local-mode tokens are signed and verified with.
+std::string LocalSigningKey(const Config& config);
 
 // Builds the token verifier of the effective mode, with a cache of verified tokens.
 std::shared_ptr<auth::TokenVerifier> MakeVerifier(const Config& config);
