@@ -44,6 +44,7 @@ http::ServerOptions ServerOptionsFrom(const Config& config, uint16_t port) {
   options.port = port;
   options.threads = config.http_threads;
   options.cors_allowed_origins = config.cors_allowed_origins;
+  options.stream_buffer_bytes = static_cast<size_t>(config.stream_buffer_bytes);
   return options;
 }
 

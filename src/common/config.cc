@@ -114,12 +114,12 @@ const std::vector<OptionSpec>& Specs() {
            Invalid(*Find("STREAM_KEEPALIVE_INTERVAL"), v, "a duration of at least 10ms");
          }
        }},
-      {G::kStream, "stream-buffer", "STREAM_BUFFER_MESSAGES",
-       "messages buffered per stream before a slow client is disconnected (count)",
-       [](const Config& c) { return std::to_string(c.stream_buffer_messages); },
+      {G::kStream, "stream-buffer-bytes", "STREAM_BUFFER_BYTES",
+       "bytes queued per stream before a slow client is disconnected (bytes)",
+       [](const Config& c) { return std::to_string(c.stream_buffer_bytes); },
        [](Config& c, const std::string& v) {
-         c.stream_buffer_messages = static_cast<int>(ParseInteger(
-             *Find("STREAM_BUFFER_MESSAGES"), v, 1, 1'000'000, "an integer from 1 to 1000000"));
+         c.stream_buffer_bytes = ParseInteger(*Find("STREAM_BUFFER_BYTES"), v, 4096, 1LL << 30,
+                                              "an integer from 4096 to 1073741824");
        }},
       {G::kReadSide, "tasks-page-size", "TASKS_PAGE_SIZE",
        "default number of tasks per page of GET /api/tasks (count, 1-1000)",

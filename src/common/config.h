@@ -31,7 +31,7 @@ struct Config {
   std::string cors_allowed_origins = ".*";
   std::string web_dir;  // empty: look next to the executable and in ./web/dist
   Duration stream_keepalive = std::chrono::seconds(30);
-  int stream_buffer_messages = 256;
+  int64_t stream_buffer_bytes = 1 << 20;
 
   // Read side
   int tasks_page_size = 10;

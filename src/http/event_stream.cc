@@ -1,0 +1,219 @@
+#include "http/event_stream.h"
+
+#include <exception>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+
+namespace prism::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+
+// Write buffers larger than this are released after use instead of kept for the next frames, so
+// a burst does not pin memory on each of thousands of mostly idle streams.
+constexpr size_t kMaxRetainedBufferBytes = 64 * 1024;
+
+}  // namespace
+
+std::string MakeEventStreamHead(std::string_view allowed_origin) {
+  std::string head =
+      "HTTP/1.1 200 OK\r\n"
+      "Content-Type: text/event-stream\r\n"
+      "Cache-Control: no-cache\r\n"
+      "X-Accel-Buffering: no\r\n"
+      "Connection: keep-alive\r\n";
+  head += "Date: ";
+  head += HttpDateNow();
+  head += "\r\n";
+  if (!allowed_origin.empty()) {
+    head += "Access-Control-Allow-Origin: ";
+    head += allowed_origin;
+    head += "\r\nVary: Origin\r\n";
+  }
+  head += "\r\n";
+  return head;
+}
+
+EventStream::EventStream(std::shared_ptr<ServerCore> core, Socket socket, uint64_t request_id)
+    : core_(std::move(core)), stream_(std::move(socket)), request_id_(request_id) {
+  core_->metrics->open_connections().Inc();
+  core_->metrics->open_streams().Inc();
+}
+
+EventStream::~EventStream() { MarkClosed(); }
+
+void EventStream::MarkClosed() {
+  if (counted_open_) {
+    core_->metrics->open_streams().Dec();
+    core_->metrics->open_connections().Dec();
+  }
+  counted_open_ = false;
+  core_->connections.Remove(this);
+}
+
+void EventStream::Start(std::string head,
+                        std::function<void(std::shared_ptr<EventStreamSink>)> on_open) {
+  if (core_->stopping) {
+    CloseNow("server stopping");
+    return;
+  }
+  Enqueue(head);
+  stream_.expires_never();
+  DoRead();
+  try {
+    on_open(shared_from_this());
+  } catch (const std::exception& error) {
+    log::Error(kLogComponent, "event stream on_open callback threw an exception",
+               {{"request_id", request_id_}, {"error", error.what()}});
+    CloseNow("on_open failed");
+  }
+}
+
+bool EventStream::Send(std::string frame) { return Enqueue(frame); }
+
+bool EventStream::Enqueue(std::string_view bytes) {
+  bool schedule_write = false;
+  bool overflow = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!open_.load(std::memory_order_relaxed)) return false;
+    if (pending_.size() + writing_bytes_ + bytes.size() <= core_->options.stream_buffer_bytes) {
+      pending_.append(bytes);
+      schedule_write = !write_scheduled_;
+      write_scheduled_ = true;
+    } else {
+      overflow = true;
+      open_.store(false, std::memory_order_release);
+    }
+  }
+  if (schedule_write) {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->DoWrite(); });
+  }
+  if (!overflow) return true;
+
+  core_->metrics->RecordError(HttpMetrics::Error::kStreamBufferFull);
+  if (core_->error_log_limiter.Admit("event stream buffer full") >= 0) {
+    log::Warn(kLogComponent, "closing event stream: client too slow, buffer full",
+              {{"request_id", request_id_}, {"buffer_bytes", core_->options.stream_buffer_bytes}});
+  }
+  net::post(stream_.get_executor(), [self = shared_from_this()] { self->CloseNow("buffer full"); });
+  return false;
+}
+
+void EventStream::Close() {
+  bool schedule_write = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (close_requested_) return;
+    close_requested_ = true;
+    open_.store(false, std::memory_order_release);
+    schedule_write = !write_scheduled_;
+    write_scheduled_ = true;
+  }
+  // DoWrite flushes what is queued and then closes.
+  if (schedule_write) {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->DoWrite(); });
+  }
+}
+
+void EventStream::OnClose(std::function<void()> callback) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!callbacks_run_) {
+      on_close_.push_back(std::move(callback));
+      return;
+    }
+  }
+  callback();
+}
+
+void EventStream::Shutdown(bool) {
+  net::post(stream_.get_executor(),
+            [self = shared_from_this()] { self->CloseNow("server stopping"); });
+}
+
+void EventStream::DoRead() {
+  stream_.async_read_some(net::buffer(read_buffer_),
+                          beast::bind_front_handler(&EventStream::OnRead, shared_from_this()));
+}
+
+void EventStream::OnRead(beast::error_code ec, size_t) {
+  if (ec) {
+    CloseNow("client closed");
+    return;
+  }
+  DoRead();  // a client has nothing to send on a stream; its bytes are discarded
+}
+
+void EventStream::DoWrite() {
+  if (closed_) return;
+  bool close = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (pending_.empty()) {
+      write_scheduled_ = false;
+      close = close_requested_;
+    } else {
+      writing_.swap(pending_);
+      writing_bytes_ = writing_.size();
+      if (pending_.capacity() > kMaxRetainedBufferBytes) pending_ = std::string();
+    }
+  }
+  if (close) {
+    CloseNow("closed by server");
+    return;
+  }
+  if (writing_.empty()) return;
+  stream_.expires_after(core_->options.write_timeout);
+  net::async_write(stream_, net::buffer(writing_),
+                   beast::bind_front_handler(&EventStream::OnWrite, shared_from_this()));
+}
+
+void EventStream::OnWrite(beast::error_code ec, size_t) {
+  if (ec) {
+    CloseNow(ec == beast::error::timeout ? "write timed out" : "write failed");
+    return;
+  }
+  writing_.clear();
+  if (writing_.capacity() > kMaxRetainedBufferBytes) writing_ = std::string();
+  {
+    std::lock_guard lock(mutex_);
+    writing_bytes_ = 0;
+  }
+  DoWrite();
+}
+
+void EventStream::CloseNow(std::string_view reason) {
+  if (closed_) return;
+  closed_ = true;
+  std::vector<std::function<void()>> callbacks;
+  {
+    std::lock_guard lock(mutex_);
+    open_.store(false, std::memory_order_release);
+    close_requested_ = true;
+    callbacks_run_ = true;
+    callbacks.swap(on_close_);
+    pending_ = std::string();
+  }
+  beast::error_code ec;
+  stream_.socket().shutdown(Socket::shutdown_send, ec);
+  stream_.close();
+  MarkClosed();
+  log::Debug(kLogComponent, "event stream closed",
+             {{"request_id", request_id_}, {"reason", reason}});
+
+  for (auto& callback : callbacks) {
+    try {
+      callback();
+    } catch (const std::exception& error) {
+      log::Error(kLogComponent, "event stream OnClose callback threw an exception",
+                 {{"request_id", request_id_}, {"error", error.what()}});
+    }
+  }
+}
+
+}  // namespace prism::http
