@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Runs the load scenarios of Prism Plan against `prism serve` and prints one table.
+
+Each scenario measures its reference in the same run (nginx serving the same bytes for P1, the
+original system's published thresholds for the others), because the machines are shared and
+noisy: ratios travel, absolute figures do not. Results also go to bench/results/latest.json.
+
+Usage: bench/run.py [--duration SECONDS] [--events N] [--only P1,P2,...]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "http"))
+
+from harness import PRISM, PrismServer, create, free_port, make_token, new_id  # noqa: E402
+from sse import SseClient  # noqa: E402
+
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def run_wrk(url, script, env, duration, connections, threads=2):
+    """Runs wrk and returns requests/s, latency percentiles in ms and the count of non-2xx."""
+    command = [WRK, "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency",
+               "-s", os.path.join(HERE, "wrk", script), url]
+    output = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True,
+                            timeout=duration + 60).stdout
+    result = {"requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}
+    for percentile in ("50", "75", "90", "99"):
+        match = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % percentile, output, re.M)
+        if match:
+            scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+            result["p%s_ms" % percentile] = float(match.group(1)) * scale
+    total = re.search(r"(\d+) requests in ([\d.]+)(s|m)", output)
+    result["requests"] = int(total.group(1))
+    errors = re.search(r"status_errors=(\d+)", output)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    result["non_2xx"] = int(errors.group(1)) if errors else int(non2xx.group(1)) if non2xx else 0
+    return result
+
+
+def write_tokens(users, prefix):
+    path = tempfile.mktemp(prefix="prism-tokens-")
+    tokens = [make_token("%s-%d-%s" % (prefix, i, uuid.uuid4().hex[:6])) for i in range(users)]
+    with open(path, "w") as f:
+        f.write("\n".join(tokens) + "\n")
+    return path, tokens
+
+
+def seed_tasks(server, tokens, per_user):
+    last_keys = []
+    for token in tokens:
+        commands = [create("seeded task %d with a realistic title" % i, new_id(), order=i,
+                           notes="notes of task %d" % i if i % 3 == 0 else None) for i in range(per_user)]
+        keys = []
+        for start in range(0, len(commands), 50):
+            response = server.commands(commands[start:start + 50], token=token)
+            assert response.status == 202, response.body
+            keys += response.json()["idempotencyKeys"]
+        last_keys.append((token, keys[-1]))
+    for token, key in last_keys:
+        server.wait_for_outcome(key, token=token, timeout=60)
+    for token in tokens:
+        server.wait_for(lambda token=token: len(server.all_tasks(token, page_size=1000)) >= per_user, timeout=60)
+
+
+def start_nginx(body_path):
+    """Starts nginx on a free port serving `body_path` at /api/tasks; returns (port, stop)."""
+    prefix = tempfile.mkdtemp(prefix="prism-nginx-")
+    port = free_port()
+    config = """
+worker_processes 2;
+pid %(prefix)s/nginx.pid;
+error_log %(prefix)s/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %(prefix)s/body;
+  proxy_temp_path %(prefix)s/proxy;
+  fastcgi_temp_path %(prefix)s/fastcgi;
+  uwsgi_temp_path %(prefix)s/uwsgi;
+  scgi_temp_path %(prefix)s/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:%(port)d;
+    location = /api/tasks { default_type application/json; alias %(body)s; }
+  }
+}
+""" % {"prefix": prefix, "port": port, "body": body_path}
+    with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+        f.write(config)
+    process = subprocess.Popen([NGINX, "-p", prefix, "-c", os.path.join(prefix, "nginx.conf"),
+                                "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+
+    def stop():
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(prefix, ignore_errors=True)
+    return port, stop
+
+
+def scenario_p1(duration):
+    server = PrismServer({"TASKS_PAGE_SIZE": "30"}).start()
+    try:
+        tokens_path, tokens = write_tokens(64, "p1")
+        seed_tasks(server, tokens, 30)
+        for token in tokens:  # warm the cache
+            server.request("GET", "/api/tasks", token=token)
+        body = server.request("GET", "/api/tasks", token=tokens[0]).body
+        body_path = tempfile.mktemp(prefix="prism-page-", suffix=".json")
+        with open(body_path, "wb") as f:
+            f.write(body)
+        nginx_port, stop_nginx = start_nginx(body_path)
+        try:
+            env = {"TOKENS_FILE": tokens_path}
+            reference = run_wrk("http://127.0.0.1:%d/api/tasks" % nginx_port, "tokens.lua", env, duration, 64)
+            prism = run_wrk("http://127.0.0.1:%d/api/tasks" % server.port, "tokens.lua", env, duration, 64)
+        finally:
+            stop_nginx()
+        return {"id": "P1", "scenario": "GET /api/tasks, 30-task page, cache warm, 64 connections",
+                "figure": prism["requests_per_second"], "unit": "req/s",
+                "reference": reference["requests_per_second"], "reference_name": "nginx, same bytes",
+                "ratio": prism["requests_per_second"] / reference["requests_per_second"],
+                "target": ">= 0.8 and p99 <= 5 ms", "p99_ms": prism.get("p99_ms"),
+                "met": prism["requests_per_second"] >= 0.8 * reference["requests_per_second"]
+                and prism.get("p99_ms", 1e9) <= 5, "body_bytes": len(body),
+                "detail": {"prism": prism, "nginx": reference}}
+    finally:
+        server.cleanup()
+
+
+def scenario_write(duration, batch, identifier, target):
+    server = PrismServer().start()
+    try:
+        tokens_path, _ = write_tokens(256, identifier.lower())
+        result = run_wrk("http://127.0.0.1:%d/api/commands" % server.port, "commands.lua",
+                         {"TOKENS_FILE": tokens_path, "BATCH": str(batch)}, duration, 256)
+        accepted = (result["requests"] - result["non_2xx"]) * batch / duration
+        return {"id": identifier, "scenario": "POST /api/commands, %d create-task per request, 256 connections" % batch,
+                "figure": accepted, "unit": "commands/s", "reference": 1500.0,
+                "reference_name": "original's k6 load (1,500 req/s)", "ratio": accepted / 1500.0,
+                "target": ">= %d commands/s" % target, "p99_ms": result.get("p99_ms"),
+                "met": accepted >= target, "detail": result}
+    finally:
+        server.cleanup()
+
+
+def scenario_p4(duration):
+    """Visibility latency from 202 to the stream and to GET /api/tasks, under 1,500 commands/s."""
+    server = PrismServer().start()
+    stop = threading.Event()
+    try:
+        _, load_tokens = write_tokens(32, "p4-load")
+
+        def background(token):
+            # 8 commands per request, about 6 requests/s per thread: 32 threads give ~1,500/s.
+            next_send = time.time()
+            while not stop.is_set():
+                server.commands([create("bg", order=i) for i in range(8)], token=token)
+                next_send += 8 * 32 / 1500.0
+                time.sleep(max(0, next_send - time.time()))
+        threads = [threading.Thread(target=background, args=(t,), daemon=True) for t in load_tokens]
+        for thread in threads:
+            thread.start()
+
+        probe = make_token("p4-probe-" + uuid.uuid4().hex[:6])
+        stream = SseClient(server.port, probe)
+        stream.next_message()
+        stream.next_message()
+        to_stream, to_list = [], []
+        deadline = time.time() + duration
+        while time.time() < deadline:
+            task_id = new_id()
+            response = server.commands([create("probe", task_id)], token=probe)
+            accepted = time.time()
+            frame = stream.next_message(timeout=10)
+            while frame and frame[1]["data"][0]["id"] != task_id:
+                frame = stream.next_message(timeout=10)
+            to_stream.append((time.time() - accepted) * 1000)
+            while True:
+                page = server.request("GET", "/api/tasks?pageSize=1000", token=probe).json()
+                if any(t["id"] == task_id for t in page["tasks"]):
+                    break
+            to_list.append((time.time() - accepted) * 1000)
+            assert response.status == 202
+            time.sleep(0.05)
+        stream.close()
+        stream_p50, stream_p99 = percentile(to_stream, 50), percentile(to_stream, 99)
+        list_p50, list_p99 = percentile(to_list, 50), percentile(to_list, 99)
+        return {"id": "P4", "scenario": "202 to stream and to GET /api/tasks at ~1,500 commands/s",
+                "figure": stream_p99, "unit": "ms p99 (stream)", "reference": 10000.0,
+                "reference_name": "original's 10 s limit", "ratio": stream_p99 / 10000.0,
+                "target": "p50 <= 20 ms, p99 <= 100 ms", "met": max(stream_p99, list_p99) <= 100
+                and max(stream_p50, list_p50) <= 20,
+                "detail": {"samples": len(to_stream), "stream_p50_ms": stream_p50, "stream_p99_ms": stream_p99,
+                           "list_p50_ms": list_p50, "list_p99_ms": list_p99}}
+    finally:
+        stop.set()
+        server.cleanup()
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100.0 * (len(ordered) - 1))))]
+
+
+def scenario_p7():
+    data_dir = tempfile.mkdtemp(prefix="prism-p7-")
+    server = PrismServer(data_dir=data_dir)
+    started = time.time()
+    server.start(timeout=10)
+    startup_ms = (time.time() - started) * 1000
+    try:
+        token = make_token("p7-user")
+        seed_tasks(server, [token], 100)
+        time.sleep(2)
+        with open("/proc/%d/status" % server.process.pid) as f:
+            rss_kib = int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+        return {"id": "P7", "scenario": "idle prism serve, 1 user, 100 tasks", "figure": rss_kib / 1024.0,
+                "unit": "MiB resident", "reference": 50.0, "reference_name": "target 50 MiB",
+                "ratio": rss_kib / 1024.0 / 50.0, "target": "<= 50 MiB, start-up <= 1 s",
+                "met": rss_kib / 1024.0 <= 50 and startup_ms <= 1000,
+                "detail": {"startup_to_healthy_ms": startup_ms, "rss_kib": rss_kib}}
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def scenario_p6(events):
+    data_dir = tempfile.mkdtemp(prefix="prism-p6-")
+    server = PrismServer(data_dir=data_dir).start()
+    try:
+        _, tokens = write_tokens(50, "p6")
+        batch = [create("replay", order=i) for i in range(8)]
+        sent = 0
+        last = {}
+        while sent < events:
+            for token in tokens:
+                response = server.commands(batch, token=token)
+                assert response.status == 202, response.body
+                last[token] = response.json()["idempotencyKeys"][-1]
+                sent += len(batch)
+        for token, key in last.items():
+            server.wait_for_outcome(key, token=token, timeout=120)
+        server.stop()
+        result = subprocess.run([PRISM, "rebuild"], env=dict(server.env), capture_output=True, text=True, timeout=600)
+        match = re.search(r"replayed (\d+) events in ([\d.]+) s \((\d+) events/s\)", result.stdout)
+        replayed, seconds, rate = int(match.group(1)), float(match.group(2)), float(match.group(3))
+        return {"id": "P6", "scenario": "prism rebuild of %d events" % replayed, "figure": rate,
+                "unit": "events/s", "reference": 50000.0, "reference_name": "target 50,000/s",
+                "ratio": rate / 50000.0, "target": ">= 50,000 events/s", "met": rate >= 50000,
+                "detail": {"events": replayed, "seconds": seconds}}
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per load run (default 10)")
+    parser.add_argument("--events", type=int, default=200000, help="events replayed by P6 (default 200000)")
+    parser.add_argument("--only", default="P1,P2,P3,P4,P6,P7", help="comma-separated scenario ids")
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+
+    results = []
+    scenarios = [
+        ("P1", lambda: scenario_p1(args.duration)),
+        ("P2", lambda: scenario_write(args.duration, 1, "P2", 15000)),
+        ("P3", lambda: scenario_write(args.duration, 8, "P3", 40000)),
+        ("P4", lambda: scenario_p4(args.duration)),
+        ("P6", lambda: scenario_p6(args.events)),
+        ("P7", scenario_p7),
+    ]
+    for identifier, run in scenarios:
+        if identifier in wanted:
+            print("running %s..." % identifier, file=sys.stderr, flush=True)
+            results.append(run())
+
+    print("\n| id | scenario | figure | reference | ratio | target | met |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        print("| %s | %s | %.1f %s | %.1f (%s) | %.3f | %s | %s |" % (
+            r["id"], r["scenario"], r["figure"], r["unit"], r["reference"], r["reference_name"],
+            r["ratio"], r["target"], "yes" if r["met"] else "no"))
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
+        json.dump({"date": time.strftime("%Y-%m-%d %H:%M:%S"), "nproc": os.cpu_count(), "results": results}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
