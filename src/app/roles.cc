@@ -170,7 +170,7 @@ int RunApi(const Config& config) {
   log::Info("api", "starting", {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
   try {
     RaiseOpenFileLimit();
-    Runtime runtime = OpenRuntime(config);
+    Runtime runtime = OpenRuntime(config, CacheUse::kNoProjectorInProcess);
     auto router = std::make_shared<http::Router>();
     api::RegisterApiRoutes(*router, ApiDependenciesOf(runtime, MakeVerifier(config)), config);
     std::unique_ptr<accounts::AccountService> accounts = MakeAccountService(config, runtime);

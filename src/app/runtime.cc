@@ -1,6 +1,7 @@
 #include "app/runtime.h"
 
 #include "app/secrets.h"
+#include "inprocess/null_cache.h"
 #include "sqlite/embedded_storage.h"
 
 namespace prism::app {
@@ -11,7 +12,7 @@ std::string EffectiveAuthMode(const Config& config) {
   return "local";
 }
 
-Runtime OpenRuntime(const Config& config) {
+Runtime OpenRuntime(const Config& config, CacheUse cache_use) {
   // NOTE: only the embedded backend exists so far; DATABASE_URL and REDIS_CONNECTION_STRING are
   // rejected below rather than silently ignored.
   if (!config.database_url.empty() || !config.redis_connection_string.empty()) {
@@ -27,6 +28,9 @@ Runtime OpenRuntime(const Config& config) {
   runtime.event_queue = storage.event_queue;
   runtime.read_models = storage.read_models;
   runtime.cache = storage.cache;
+  if (cache_use == CacheUse::kNoProjectorInProcess) {
+    runtime.cache = std::make_shared<inprocess::NullCache>();
+  }
   runtime.live = storage.live;
   runtime.accounts = storage.accounts;
 

@@ -24,9 +24,13 @@ struct Runtime {
   std::string auth_mode;  // the effective mode: "local", "test" or "oidc"
 };
 
+// Whether the process runs its own projector. On embedded storage the cache lives in the
+// process, so a process whose cache no projector of its own refreshes must not cache at all.
+enum class CacheUse { kProjectorInProcess, kNoProjectorInProcess };
+
 // Opens the configured backend, running migrations first. Throws std::runtime_error (or
 // storage::StorageUnavailable) naming what failed.
-Runtime OpenRuntime(const Config& config);
+Runtime OpenRuntime(const Config& config, CacheUse cache_use = CacheUse::kProjectorInProcess);
 
 // The authentication mode the configuration selects: AUTH_MODE when set, otherwise "test" with
 // AUTH0_TEST_MODE, "oidc" with an issuer or Auth0 domain, and "local" otherwise.

@@ -43,6 +43,7 @@ OidcOptions OidcOptionsFromConfig(const Config& config) {
   }
   if (!config.auth_jwks_url.empty()) options.jwks_url = config.auth_jwks_url;
   options.jwks_file = config.auth_jwks_file;
+  options.ca_file = config.auth_jwks_ca_file;
   return options;
 }
 

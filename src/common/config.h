@@ -68,6 +68,7 @@ struct Config {
   std::string auth_audience;
   std::string auth_jwks_url;
   std::string auth_jwks_file;
+  std::string auth_jwks_ca_file;
   bool auth_signup = true;
 };
 
