@@ -1,35 +1,52 @@
 #!/usr/bin/env bash
-# Runs the web app's browser tests (playwright-core driving Debian's Chromium) against a real
-# `prism serve` in test mode, started here on a free loopback port with a temporary data
-# directory, and stops it afterwards. Expects build/release/src/prism and web/dist to be built.
+# Runs the web app's browser tests (playwright-core driving Debian's Chromium) against real
+# `prism serve` processes started here on free loopback ports with temporary data directories:
+# every spec in test mode, then the sign-up and sign-in spec in local-accounts mode.
+# Expects build/release/src/prism (or PRISM_BINARY) and web/dist to be built.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 prism=${PRISM_BINARY:-build/release/src/prism}
-data_dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 secret="e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+server_pids=()
+data_dirs=()
 
-AUTH0_TEST_MODE=1 TEST_JWT_SECRET="$secret" PORT="$port" PRISM_BIND_ADDRESS=127.0.0.1 \
-  PRISM_DATA_DIR="$data_dir" PRISM_WEB_DIR="$PWD/web/dist" \
-  "$prism" serve >"$data_dir/serve.log" 2>&1 &
-server_pid=$!
 cleanup() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  rm -rf "$data_dir"
+  for pid in "${server_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${server_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for dir in "${data_dirs[@]}"; do rm -rf "$dir"; done
 }
 trap cleanup EXIT
 
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-  sleep 0.1
-done
+# Starts prism serve with the given extra environment; sets $port and $data_dir.
+start_server() {
+  data_dir=$(mktemp -d)
+  data_dirs+=("$data_dir")
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  env "$@" PORT="$port" PRISM_BIND_ADDRESS=127.0.0.1 PRISM_DATA_DIR="$data_dir" \
+    PRISM_WEB_DIR="$PWD/web/dist" "$prism" serve >"$data_dir/serve.log" 2>&1 &
+  server_pids+=($!)
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "e2e: prism serve did not start"; cat "$data_dir/serve.log"; return 1
+}
 
-status=0
-(cd web && PRISM_URL="http://127.0.0.1:$port" TEST_JWT_SECRET="$secret" npm run e2e --silent) || status=$?
-if ((status != 0)); then
-  echo "e2e: failed; last lines of the server log:"
-  tail -n 40 "$data_dir/serve.log"
-fi
-exit "$status"
+run_specs() {
+  local log=$1
+  shift
+  local status=0
+  (cd web && npm run e2e --silent -- "$@") || status=$?
+  if ((status != 0)); then
+    echo "e2e: failed; last lines of the server log:"
+    tail -n 40 "$log"
+  fi
+  return "$status"
+}
+
+start_server AUTH0_TEST_MODE=1 TEST_JWT_SECRET="$secret"
+(export PRISM_URL="http://127.0.0.1:$port" TEST_JWT_SECRET="$secret"; run_specs "$data_dir/serve.log")
+
+start_server AUTH_MODE=local
+(export PRISM_URL="http://127.0.0.1:$port"; run_specs "$data_dir/serve.log" e2e/local-auth.e2e.ts)

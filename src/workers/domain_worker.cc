@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "domain/command.h"
 #include "domain/decide.h"
 #include "domain/ordering.h"
@@ -221,8 +222,21 @@ void DomainWorker::Loop() {
 }
 
 size_t DomainWorker::RunOnce(std::chrono::milliseconds wait) {
+  static metrics::Gauge& depth =
+      metrics::Registry::Default()
+          .AddGauge("prism_command_queue_depth", "Commands queued or leased, not yet processed")
+          .WithLabels({});
   std::vector<storage::QueuedCommand> messages =
       queue_->Lease(options_.consumer, options_.batch_size, options_.lease, wait);
+  // Counting the queue is a scan, so the gauge is refreshed at most twice a second.
+  static std::atomic<int64_t> next_depth_ms{0};
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  int64_t due_ms = next_depth_ms.load();
+  if (now_ms >= due_ms && next_depth_ms.compare_exchange_strong(due_ms, now_ms + 500)) {
+    depth.Set(static_cast<double>(queue_->Depth()));
+  }
   if (messages.empty()) return 0;
   std::stable_sort(messages.begin(), messages.end(), Precedes);
 

@@ -6,12 +6,42 @@
 #include <boost/json.hpp>
 
 #include "common/log.h"
+#include "common/metrics.h"
 
 namespace prism::workers {
 namespace {
 
 constexpr const char* kComponent = "projector";
 namespace json = boost::json;
+
+// Projection progress for /metrics, looked up once.
+struct ProjectorGauges {
+  metrics::Gauge& applied_position =
+      Single("prism_projector_applied_position", "Global position of the last event applied");
+  metrics::Gauge& lag_events =
+      Single("prism_projector_lag_events", "Committed events not yet applied to the read models");
+  metrics::Gauge& lag_seconds =
+      Single("prism_projector_lag_seconds",
+             "Age of the last applied event while events are waiting, 0 when caught up");
+  metrics::Counter& applied = metrics::Registry::Default()
+                                  .AddCounter("prism_projector_events_total", "Events applied")
+                                  .WithLabels({});
+
+  static metrics::Gauge& Single(const char* name, const char* help) {
+    return metrics::Registry::Default().AddGauge(name, help).WithLabels({});
+  }
+};
+
+ProjectorGauges& Gauges() {
+  static ProjectorGauges gauges;
+  return gauges;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -190,7 +220,9 @@ Projector::Projector(std::shared_ptr<storage::EventQueue> queue,
       read_models_(std::move(read_models)),
       queries_(std::move(queries)),
       live_(std::move(live)),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  Gauges();  // registers the metrics, so /metrics lists them before the first event
+}
 
 Projector::~Projector() { Stop(); }
 
@@ -233,8 +265,13 @@ void Projector::Loop() {
 
 size_t Projector::RunOnce(std::chrono::milliseconds wait) {
   std::vector<domain::Event> events = queue_->Poll(options_.consumer, options_.batch_size, wait);
-  if (events.empty()) return 0;
+  if (events.empty()) {
+    Gauges().lag_events.Set(0);
+    Gauges().lag_seconds.Set(0);
+    return 0;
+  }
   Apply(events);
+  Gauges().applied.Inc(events.size());
   queue_->Ack(options_.consumer, events.back().position);
   return events.size();
 }
@@ -259,6 +296,16 @@ void Projector::Apply(const std::vector<domain::Event>& events) {
   stats_.applied_position = checkpoint;
   stats_.applied_events += static_cast<int64_t>(events.size());
   stats_.last_event_timestamp_ms = events.back().timestamp_ms;
+  if (options_.publish_live_updates) UpdateLagMetrics(checkpoint, events.back().timestamp_ms);
+}
+
+void Projector::UpdateLagMetrics(int64_t applied, int64_t applied_timestamp_ms) {
+  ProjectorGauges& gauges = Gauges();
+  int64_t behind = std::max<int64_t>(0, store_->HeadPosition() - applied);
+  gauges.applied_position.Set(static_cast<double>(applied));
+  gauges.lag_events.Set(static_cast<double>(behind));
+  double age = behind > 0 ? (NowMs() - applied_timestamp_ms) / 1000.0 : 0.0;
+  gauges.lag_seconds.Set(std::max(0.0, age));
 }
 
 }  // namespace prism::workers

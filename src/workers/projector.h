@@ -56,6 +56,7 @@ class Projector {
  private:
   class Batch;
   void Loop();
+  void UpdateLagMetrics(int64_t applied, int64_t applied_timestamp_ms);
 
   std::shared_ptr<storage::EventQueue> queue_;
   std::shared_ptr<storage::EventStore> store_;

@@ -321,7 +321,10 @@ class ApiContract(unittest.TestCase):
         self.assertEqual(self.server.request("GET", "/readyz", token=None).status, 200)
         metrics = self.server.request("GET", "/metrics", token=None)
         self.assertEqual(metrics.status, 200)
-        self.assertIn(b"prism_http_requests_total", metrics.body)
+        for name in (b"prism_http_requests_total", b"prism_http_request_duration_seconds",
+                     b"prism_projector_lag_events", b"prism_projector_lag_seconds",
+                     b"prism_command_queue_depth", b"prism_http_open_streams"):
+            self.assertIn(name, metrics.body)
 
     def test_cors_preflight_allowed_and_disallowed(self):
         allowed = self.server.request("OPTIONS", "/api/commands", token=None, headers={
