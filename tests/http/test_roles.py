@@ -9,7 +9,7 @@ import time
 import unittest
 import uuid
 
-from harness import PRISM, SECRET, PrismServer, create, free_port, make_token, new_id
+from harness import PRISM, SECRET, PrismServer, complete, create, free_port, make_token, new_id, update
 
 
 def role_env(data_dir, **extra):
@@ -92,6 +92,39 @@ def _healthy(server):
         return server.request("GET", "/healthz", token=None).status == 200
     except OSError:
         return False
+
+
+class Rebuild(unittest.TestCase):
+    def test_rebuild_twice_equals_live_model(self):
+        server = PrismServer().start()
+        try:
+            token = make_token("rebuild-" + uuid.uuid4().hex[:6])
+            ids = [new_id() for _ in range(12)]
+            commands = [create("task %d" % i, task_id, order=i) for i, task_id in enumerate(ids)]
+            commands += [update(ids[0], title="renamed", category="fun"), complete(ids[1])]
+            keys = server.commands(commands, token=token).json()["idempotencyKeys"]
+            server.wait_for_outcome(keys[-1], token=token)
+            live = server.wait_for(lambda: _settled(server, token), timeout=10)
+            settings = server.request("GET", "/api/settings", token=token).json()
+            self.assertEqual(server.stop(), 0)
+            for attempt in range(2):
+                result = subprocess.run([PRISM, "rebuild"], env=server.env, capture_output=True,
+                                        text=True, timeout=60)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertIn("replayed", result.stdout)
+                rebuilt = PrismServer(data_dir=server.data_dir).start()
+                try:
+                    self.assertEqual(rebuilt.all_tasks(token), live, "after rebuild %d" % (attempt + 1))
+                    self.assertEqual(rebuilt.request("GET", "/api/settings", token=token).json(), settings)
+                finally:
+                    rebuilt.stop()
+        finally:
+            server.cleanup()
+
+
+def _settled(server, token):
+    tasks = server.all_tasks(token)
+    return tasks if len(tasks) == 12 and any(t.get("done") for t in tasks) else None
 
 
 class Cleaner(unittest.TestCase):
