@@ -17,6 +17,7 @@
 #include "common/base64url.h"
 #include "common/log.h"
 #include "domain/ids.h"
+#include "domain/strict_json.h"
 
 namespace prism::accounts {
 namespace {
@@ -29,6 +30,7 @@ constexpr size_t kMinPasswordLength = 10;
 constexpr size_t kMaxPasswordLength = 1024;
 constexpr size_t kMaxUsernameLength = 64;
 constexpr size_t kMaxProfileLength = 256;
+constexpr int kMaxBodyDepth = 4;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -85,13 +87,12 @@ std::optional<std::string> StringField(const json::object& object, std::string_v
   return std::string(value->get_string());
 }
 
+// Parses a request body as one JSON object; repeated keys are rejected as in command bodies.
 std::optional<json::object> ParseObject(std::string_view body) {
-  json::error_code error;
-  json::parse_options options;
-  options.max_depth = 4;
-  json::value value = json::parse(body, error, {}, options);
-  if (error || !value.is_object()) return std::nullopt;
-  return value.get_object();
+  std::string error;
+  std::optional<json::value> value = domain::ParseStrictJson(body, kMaxBodyDepth, &error);
+  if (!value || !value->is_object()) return std::nullopt;
+  return value->get_object();
 }
 
 std::optional<std::string> RefreshCookie(const http::Request& request) {

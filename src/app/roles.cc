@@ -7,6 +7,7 @@
 
 #include "accounts/account_service.h"
 #include "api/api_service.h"
+#include "api/responses.h"
 #include "app/runtime.h"
 #include "app/shutdown.h"
 #include "cleaner/cron.h"
@@ -52,6 +53,20 @@ http::ServerOptions ServerOptionsFrom(const Config& config, uint16_t port) {
 std::string WebDirectory(const Config& config) {
   if (!config.web_dir.empty()) return config.web_dir;
   return "web/dist";
+}
+
+// Serves the web app for paths outside the API, and a JSON 404 for unknown API paths, so a
+// mistyped API call never gets the app's HTML with status 200.
+http::Handler WebAppFallback(const std::string& web_dir) {
+  http::Handler files = http::MakeStaticFileHandler(web_dir);
+  return [files](http::Request& request, const http::RequestInfo& info, http::Responder respond) {
+    std::string_view target = request.target();
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path == "/api" || path.starts_with("/api/") || path.starts_with("/stream")) {
+      return respond(api::ErrorResponse(request, 404, "not found"));
+    }
+    files(request, info, std::move(respond));
+  };
 }
 
 api::ApiDependencies ApiDependenciesOf(const Runtime& runtime,
@@ -134,7 +149,7 @@ int RunServe(const Config& config) {
     if (accounts) accounts->Register(*router);
     std::string web_dir = WebDirectory(config);
     if (std::filesystem::exists(web_dir + "/index.html")) {
-      router->SetFallback(http::MakeStaticFileHandler(web_dir));
+      router->SetFallback(WebAppFallback(web_dir));
     } else {
       log::Warn("serve", "web app not found; serving the API only", {{"web_dir", web_dir}});
     }

@@ -207,8 +207,14 @@ const std::vector<OptionSpec>& Specs() {
        [](const Config& c) { return c.idempotency_cleaner_schedule; },
        [](Config& c, const std::string& v) {
          std::string why;
-         if (!CronSchedule::Parse(v, &why)) {
+         auto schedule = CronSchedule::Parse(v, &why);
+         if (!schedule) {
            Invalid(*Find("IDEMPOTENCY_CLEANER_SCHEDULE"), v, "a valid cron expression: " + why);
+         }
+         auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+         if (!schedule->Next(now)) {
+           Invalid(*Find("IDEMPOTENCY_CLEANER_SCHEDULE"), v,
+                   "a cron expression that fires at least once in the next eight years");
          }
          c.idempotency_cleaner_schedule = v;
        }},

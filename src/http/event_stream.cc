@@ -81,7 +81,16 @@ bool EventStream::Enqueue(std::string_view bytes) {
   {
     std::lock_guard lock(mutex_);
     if (!open_.load(std::memory_order_relaxed)) return false;
-    if (pending_.size() + writing_bytes_ + bytes.size() <= core_->options.stream_buffer_bytes) {
+    // The limit bounds the backlog waiting behind the write in flight. One frame larger than the
+    // limit (such as the snapshot of a big board) is still taken while the backlog is small, and
+    // its bytes do not count against the frames queued behind it until it is being written. So a
+    // client is cut off only when a backlog builds up, and memory per stream stays below twice
+    // the limit plus one frame.
+    size_t backlog = pending_.size() - oversized_pending_bytes_;
+    bool fits = backlog + bytes.size() <= core_->options.stream_buffer_bytes;
+    bool oversized = !fits && oversized_pending_bytes_ == 0;
+    if (fits || oversized) {
+      if (oversized) oversized_pending_bytes_ = bytes.size();
       pending_.append(bytes);
       schedule_write = !write_scheduled_;
       write_scheduled_ = true;
@@ -160,6 +169,7 @@ void EventStream::DoWrite() {
     } else {
       writing_.swap(pending_);
       writing_bytes_ = writing_.size();
+      oversized_pending_bytes_ = 0;
       if (pending_.capacity() > kMaxRetainedBufferBytes) pending_ = std::string();
     }
   }

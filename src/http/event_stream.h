@@ -62,11 +62,12 @@ class EventStream : public Connection,
   char read_buffer_[64];      // executor only: bytes a client sends are discarded
 
   std::mutex mutex_;
-  std::string pending_;                          // guarded by mutex_
-  size_t writing_bytes_ = 0;                     // guarded by mutex_: writing_.size()
-  bool write_scheduled_ = false;                 // guarded by mutex_
-  bool close_requested_ = false;                 // guarded by mutex_
-  bool callbacks_run_ = false;                   // guarded by mutex_
+  std::string pending_;                 // guarded by mutex_
+  size_t writing_bytes_ = 0;            // guarded by mutex_: writing_.size()
+  size_t oversized_pending_bytes_ = 0;  // guarded by mutex_: an oversized frame at pending_'s head
+  bool write_scheduled_ = false;        // guarded by mutex_
+  bool close_requested_ = false;        // guarded by mutex_
+  bool callbacks_run_ = false;          // guarded by mutex_
   std::vector<std::function<void()>> on_close_;  // guarded by mutex_
 };
 

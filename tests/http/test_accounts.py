@@ -75,6 +75,9 @@ class Accounts(unittest.TestCase):
         self.assertEqual(wrong_type.status, 400)
         bad_name = self.post("/api/auth/signup", {"username": "has space", "password": PASSWORD})
         self.assertEqual(bad_name.status, 400)
+        repeated = self.post("/api/auth/signup", raw=b'{"username":"dave","username":"frank","password":"%s"}'
+                             % PASSWORD.encode())
+        self.assertEqual(repeated.status, 400)
 
     def test_wrong_password_is_401_then_throttled(self):
         username, _ = self.signup()

@@ -312,6 +312,7 @@ class ApiContract(unittest.TestCase):
 
     def test_unknown_route_404_and_wrong_method_405(self):
         self.assertEqual(self.server.request("GET", "/api/nothing").status, 404)
+        self.assertEqual(self.server.request("GET", "/api/commands/").status, 404)
         response = self.server.request("DELETE", "/api/tasks")
         self.assertEqual(response.status, 405)
         self.assertIn("GET", response.header("Allow"))

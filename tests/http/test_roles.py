@@ -47,6 +47,7 @@ class Init(unittest.TestCase):
     def test_invalid_value_exits_2_naming_the_variable(self):
         cases = {"PORT": "abc", "TASKS_PAGE_SIZE": "-1", "TASKS_CACHE_TTL": "12 hours",
                  "IDEMPOTENCY_CLEANER_SCHEDULE": "*/5 * * * *"}
+        cases["IDEMPOTENCY_RETENTION"] = "-1h"
         for name, value in cases.items():
             with self.subTest(name):
                 result = subprocess.run([PRISM, "serve"], env=dict(os.environ, **{name: value}),

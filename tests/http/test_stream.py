@@ -112,6 +112,19 @@ class Stream(unittest.TestCase):
         by_query = self.open(token, query="&lastEventId=%d" % last_id)
         self.assertEqual([by_query.next_message()[0] for _ in range(3)], ids)
 
+    def test_snapshot_larger_than_buffer_is_delivered(self):
+        token = user_token()
+        keys = []
+        for batch in range(20):
+            commands = [create("t" * 500, new_id(), notes="n" * 5000) for _ in range(10)]
+            keys += self.accept(commands, token)
+        self.server.wait_for_outcome(keys[-1], token=token, timeout=30)
+        self.server.wait_for(lambda: len(self.server.all_tasks(token, page_size=1000)) == 200, timeout=30)
+        client = self.open(token)
+        tasks, settings = self.snapshot(client)
+        self.assertEqual(len(tasks[1]["data"]), 200)
+        self.assertGreater(len(str(tasks[1]["data"])), 65536)
+
     def test_keepalive_comments(self):
         client = self.open(user_token())
         self.snapshot(client)
