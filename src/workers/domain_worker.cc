@@ -9,6 +9,7 @@
 #include "domain/command.h"
 #include "domain/decide.h"
 #include "domain/ordering.h"
+#include "workers/retry_loop.h"
 
 namespace prism::workers {
 namespace {
@@ -198,27 +199,7 @@ void DomainWorker::Stop() {
 }
 
 void DomainWorker::Loop() {
-  log::RateLimiter limiter(std::chrono::seconds(10));
-  auto backoff = std::chrono::milliseconds(50);
-  bool failing = false;
-  while (!stopping_) {
-    try {
-      RunOnce(options_.poll_wait);
-      if (failing) log::Info(kComponent, "storage available again");
-      failing = false;
-      backoff = std::chrono::milliseconds(50);
-    } catch (const storage::StorageUnavailable& error) {
-      if (!failing) log::Error(kComponent, "storage unavailable", {{"error", error.what()}});
-      failing = true;
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-    } catch (const std::exception& error) {
-      if (limiter.Admit("unexpected") >= 0) {
-        log::Error(kComponent, "unexpected error in domain worker", {{"error", error.what()}});
-      }
-      std::this_thread::sleep_for(backoff);
-    }
-  }
+  RunUntilStopped(stopping_, kComponent, [this] { RunOnce(options_.poll_wait); });
 }
 
 size_t DomainWorker::RunOnce(std::chrono::milliseconds wait) {

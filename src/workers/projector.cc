@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "workers/retry_loop.h"
 
 namespace prism::workers {
 namespace {
@@ -240,27 +241,7 @@ void Projector::Stop() {
 }
 
 void Projector::Loop() {
-  auto backoff = std::chrono::milliseconds(50);
-  bool failing = false;
-  log::RateLimiter limiter(std::chrono::seconds(10));
-  while (!stopping_) {
-    try {
-      RunOnce(options_.poll_wait);
-      if (failing) log::Info(kComponent, "storage available again");
-      failing = false;
-      backoff = std::chrono::milliseconds(50);
-    } catch (const storage::StorageUnavailable& error) {
-      if (!failing) log::Error(kComponent, "storage unavailable", {{"error", error.what()}});
-      failing = true;
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-    } catch (const std::exception& error) {
-      if (limiter.Admit("unexpected") >= 0) {
-        log::Error(kComponent, "unexpected error in projector", {{"error", error.what()}});
-      }
-      std::this_thread::sleep_for(backoff);
-    }
-  }
+  RunUntilStopped(stopping_, kComponent, [this] { RunOnce(options_.poll_wait); });
 }
 
 size_t Projector::RunOnce(std::chrono::milliseconds wait) {
