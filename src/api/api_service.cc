@@ -207,7 +207,18 @@ void HandleReady(Api& api, http::Request& request, const http::RequestInfo&,
   respond(JsonResponse(request, 200, R"({"status":"ready"})"));
 }
 
-void HandleMetrics(http::Request& request, http::Responder respond) {
+void HandleMetrics(Api& api, http::Request& request, http::Responder respond) {
+  // The head of the event store, read at scrape time, so that it can be compared with the
+  // projector's applied position (prism_projector_applied_position).
+  static metrics::Gauge& head =
+      metrics::Registry::Default()
+          .AddGauge("prism_event_store_head_position", "Highest committed event position")
+          .WithLabels({});
+  try {
+    head.Set(static_cast<double>(api.deps.events->HeadPosition()));
+  } catch (const storage::StorageUnavailable& error) {
+    api.LogStorageError("read head position", error, 0);
+  }
   http::Response response{http_proto::status::ok, request.version()};
   response.set(http_proto::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   response.keep_alive(request.keep_alive());
@@ -291,8 +302,8 @@ void RegisterApiRoutes(http::Router& router, ApiDependencies dependencies, const
   router.Add(verb::get, "/readyz", [api](auto& request, auto& info, auto respond) {
     HandleReady(*api, request, info, std::move(respond));
   });
-  router.Add(verb::get, "/metrics", [](auto& request, auto&, auto respond) {
-    HandleMetrics(request, std::move(respond));
+  router.Add(verb::get, "/metrics", [api](auto& request, auto&, auto respond) {
+    HandleMetrics(*api, request, std::move(respond));
   });
 }
 

@@ -10,6 +10,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -168,12 +169,29 @@ class PrismServer:
             time.sleep(interval)
 
     def wait_for_outcome(self, key, token="default", timeout=5.0):
+        """Waits until the command has an outcome and its events are in the read models."""
         def outcome():
             response = self.request("GET", "/api/commands/" + key, token=token)
             if response.status == 200 and response.json()["status"] != "pending":
                 return response.json()
             return None
-        return self.wait_for(outcome, timeout)
+        result = self.wait_for(outcome, timeout)
+        self.wait_projected(timeout)
+        return result
+
+    def wait_projected(self, timeout=5.0):
+        """Waits until the projector has applied every event committed before this call."""
+        def gauge(text, name):
+            match = re.search(r"^%s ([0-9.e+]+)$" % name, text, re.M)
+            return float(match.group(1)) if match else None
+        head = gauge(self.request("GET", "/metrics", token=None).body.decode(), "prism_event_store_head_position")
+
+        def caught_up():
+            applied = gauge(self.request("GET", "/metrics", token=None).body.decode(),
+                            "prism_projector_applied_position")
+            return applied is not None and head is not None and applied >= head
+        if head:
+            self.wait_for(caught_up, timeout)
 
 
 def create(title, task_id=None, category="normal", order=None, notes=None, key=None):
