@@ -48,7 +48,12 @@ def run_wrk(url, script, env, duration, connections, threads=2):
     result["requests"] = int(total.group(1))
     errors = re.search(r"status_errors=(\d+)", output)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    result["non_2xx"] = int(errors.group(1)) if errors else int(non2xx.group(1)) if non2xx else 0
+    # commands.lua prints the count of non-2xx statuses; wrk prints its own line only when nonzero.
+    result["non_2xx"] = 0
+    if errors:
+        result["non_2xx"] = int(errors.group(1))
+    elif non2xx:
+        result["non_2xx"] = int(non2xx.group(1))
     return result
 
 

@@ -235,8 +235,8 @@ int RunProjector(const Config& config) {
 
 int RunStream(const Config& config) {
   log::Info("stream", "starting", {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
-  // NOTE: on embedded storage live updates travel in-process only, so a stream process apart
-  // from the projector would never receive any; it needs the distributed backend's pub/sub.
+  // NOTE: on embedded storage live updates travel in-process only. A stream process apart from
+  // the projector would never receive any, so it needs the distributed backend's pub/sub.
   std::fprintf(stderr,
                "prism stream: a separate stream process needs REDIS_CONNECTION_STRING for live "
                "updates, which is not supported yet; `prism serve` includes the stream\n");

@@ -151,7 +151,7 @@ class DomainWorker::Batch {
   }
 
   // NOTE: counts open tasks from the read model, which may lag the event store by the events
-  // not yet projected; clients that care about exact placement send `order` themselves.
+  // not yet projected. Clients that care about exact placement send `order` themselves.
   int64_t OpenTasksInLane(const std::string& user_id, std::string_view category) {
     int64_t count = 0;
     for (const domain::TaskRow& task : read_models_.AllTasks(user_id)) {
