@@ -209,13 +209,22 @@ void HandleReady(Api& api, http::Request& request, const http::RequestInfo&,
 
 void HandleMetrics(Api& api, http::Request& request, http::Responder respond) {
   // The head of the event store, read at scrape time, so that it can be compared with the
-  // projector's applied position (prism_projector_applied_position).
+  // projector's applied position (prism_projector_applied_position) and the checkpoint below.
   static metrics::Gauge& head =
       metrics::Registry::Default()
           .AddGauge("prism_event_store_head_position", "Highest committed event position")
           .WithLabels({});
+  // The read models' checkpoint, read from storage so that any API replica reports how far the
+  // projectors of the whole deployment have come, whichever process runs them.
+  static metrics::Gauge& checkpoint =
+      metrics::Registry::Default()
+          .AddGauge("prism_read_model_checkpoint", "Event position the read models include")
+          .WithLabels({});
   try {
     head.Set(static_cast<double>(api.deps.events->HeadPosition()));
+    if (api.deps.read_models) {
+      checkpoint.Set(static_cast<double>(api.deps.read_models->Checkpoint()));
+    }
   } catch (const storage::StorageUnavailable& error) {
     api.LogStorageError("read head position", error, 0);
   }

@@ -23,6 +23,7 @@ struct ApiDependencies {
   std::shared_ptr<storage::CommandQueue> commands;
   std::shared_ptr<storage::EventStore> events;
   std::shared_ptr<query::ReadQueries> queries;
+  std::shared_ptr<storage::ReadModels> read_models;  // optional; its checkpoint is in /metrics
   std::shared_ptr<auth::TokenVerifier> verifier;
   std::vector<ReadinessCheck> readiness;
   std::string auth_mode;  // "local", "test" or "oidc", reported by /api/auth/config

@@ -75,6 +75,7 @@ api::ApiDependencies ApiDependenciesOf(const Runtime& runtime,
   deps.commands = runtime.commands;
   deps.events = runtime.events;
   deps.queries = runtime.queries;
+  deps.read_models = runtime.read_models;
   deps.verifier = std::move(verifier);
   deps.auth_mode = runtime.auth_mode;
   auto events = runtime.events;

@@ -14,9 +14,11 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import uuid
 
 SECRET = "contract-test-secret"
@@ -59,65 +61,14 @@ class Response:
         return None
 
 
-class PrismServer:
-    """A `prism serve` child process on a free loopback port with its own data directory."""
+class Client:
+    """Requests and waits against a Prism Plan HTTP endpoint; subclasses say how to connect."""
 
-    def __init__(self, extra_env=None, data_dir=None):
-        self.port = free_port()
-        self.own_data_dir = data_dir is None
-        self.data_dir = data_dir or tempfile.mkdtemp(prefix="prism-test-")
-        self.log_path = os.path.join(self.data_dir, "serve.log")
-        self.env = dict(os.environ)
-        self.env.update({
-            "PORT": str(self.port),
-            "PRISM_BIND_ADDRESS": "127.0.0.1",
-            "PRISM_DATA_DIR": self.data_dir,
-            "AUTH0_TEST_MODE": "1",
-            "TEST_JWT_SECRET": SECRET,
-            "PRISM_WEB_DIR": os.path.join(self.data_dir, "no-web-app"),
-        })
-        self.env.update(extra_env or {})
-        self.process = None
-
-    def start(self, timeout=10.0):
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([PRISM, "serve"], env=self.env, stdout=log, stderr=log)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("prism serve exited with %s:\n%s" % (self.process.returncode, self.log()))
-            try:
-                if self.request("GET", "/healthz", token=None).status == 200:
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("prism serve did not become healthy in %.0f s:\n%s" % (timeout, self.log()))
-
-    def stop(self, sig=signal.SIGTERM, timeout=15.0):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=timeout)
-        return self.process.returncode if self.process else None
-
-    def kill(self):
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def cleanup(self):
-        self.kill()
-        if self.own_data_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except OSError:
-            return ""
+    def connect(self, timeout):
+        raise NotImplementedError
 
     def request(self, method, path, body=None, token="default", headers=None, raw_body=None, timeout=10):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        connection = self.connect(timeout)
         all_headers = dict(headers or {})
         if token == "default":
             token = make_token()
@@ -187,11 +138,119 @@ class PrismServer:
         head = gauge(self.request("GET", "/metrics", token=None).body.decode(), "prism_event_store_head_position")
 
         def caught_up():
+            # The checkpoint is read from the read models, so it also covers projectors that run
+            # in other processes (the cluster), unlike prism_projector_applied_position.
             applied = gauge(self.request("GET", "/metrics", token=None).body.decode(),
-                            "prism_projector_applied_position")
+                            "prism_read_model_checkpoint")
             return applied is not None and head is not None and applied >= head
         if head:
             self.wait_for(caught_up, timeout)
+
+
+
+class RemoteServer(Client):
+    """A deployment that is already running, such as the cluster's nginx (PRISM_TEST_URL).
+
+    HTTPS certificates are checked against PRISM_TEST_CA_FILE when it is set. The deployment must
+    run in test mode with TEST_JWT_SECRET equal to SECRET.
+    """
+
+    def __init__(self, url, ca_file=None):
+        parsed = urllib.parse.urlsplit(url)
+        self.scheme = parsed.scheme
+        self.host = parsed.hostname
+        self.port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        self.context = None
+        if self.scheme == "https":
+            self.context = ssl.create_default_context(cafile=ca_file)
+
+    def connect(self, timeout):
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.context)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def start(self, timeout=10.0):
+        return self
+
+    def cleanup(self):
+        pass
+
+
+REMOTE_URL = os.environ.get("PRISM_TEST_URL", "")
+REMOTE = bool(REMOTE_URL)
+REMOTE_SKIP_REASON = "starts or stops its own prism process, so it does not run against PRISM_TEST_URL"
+
+
+def server_under_test(extra_env=None):
+    """The server the tests talk to: PRISM_TEST_URL when set, otherwise a new `prism serve`.
+
+    A remote deployment must have been started with the settings the caller passes as extra_env.
+    """
+    if REMOTE:
+        return RemoteServer(REMOTE_URL, os.environ.get("PRISM_TEST_CA_FILE") or None)
+    return PrismServer(extra_env).start()
+
+
+class PrismServer(Client):
+    """A `prism serve` child process on a free loopback port with its own data directory."""
+
+    def __init__(self, extra_env=None, data_dir=None):
+        self.port = free_port()
+        self.own_data_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="prism-test-")
+        self.log_path = os.path.join(self.data_dir, "serve.log")
+        self.env = dict(os.environ)
+        self.env.update({
+            "PORT": str(self.port),
+            "PRISM_BIND_ADDRESS": "127.0.0.1",
+            "PRISM_DATA_DIR": self.data_dir,
+            "AUTH0_TEST_MODE": "1",
+            "TEST_JWT_SECRET": SECRET,
+            "PRISM_WEB_DIR": os.path.join(self.data_dir, "no-web-app"),
+        })
+        self.env.update(extra_env or {})
+        self.process = None
+
+    def start(self, timeout=10.0):
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([PRISM, "serve"], env=self.env, stdout=log, stderr=log)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("prism serve exited with %s:\n%s" % (self.process.returncode, self.log()))
+            try:
+                if self.request("GET", "/healthz", token=None).status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("prism serve did not become healthy in %.0f s:\n%s" % (timeout, self.log()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=timeout)
+        return self.process.returncode if self.process else None
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def cleanup(self):
+        self.kill()
+        if self.own_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def connect(self, timeout):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
 
 
 def create(title, task_id=None, category="normal", order=None, notes=None, key=None):

@@ -6,16 +6,29 @@ import time
 
 
 class SseClient:
-    def __init__(self, port, token, last_event_id=None, receive_buffer=None, query=""):
+    """Opens GET /stream on `server`: a port on 127.0.0.1, or a harness server object (its host,
+    port and, for HTTPS, its TLS context). Chunked responses, as proxies send them, are decoded."""
+
+    def __init__(self, server, token, last_event_id=None, receive_buffer=None, query=""):
+        host, port, context = "127.0.0.1", server, None
+        if not isinstance(server, int):
+            host = getattr(server, "host", "127.0.0.1")
+            port = server.port
+            context = getattr(server, "context", None)
         self.sock = socket.socket()
         if receive_buffer:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-        self.sock.connect(("127.0.0.1", port))
-        headers = "GET /stream?token=%s%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" % (token, query)
+        self.sock.connect((host, port))
+        if context is not None:
+            self.sock = context.wrap_socket(self.sock, server_hostname=host)
+        headers = "GET /stream?token=%s%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n" % (
+            token, query, host)
         if last_event_id is not None:
             headers += "Last-Event-ID: %s\r\n" % last_event_id
         self.sock.sendall((headers + "\r\n").encode())
         self.buffer = b""
+        self.chunked = False
+        self.raw = b""  # undecoded bytes of a chunked body
         self.status = None
         self.headers = {}
         self.closed = False
@@ -32,8 +45,25 @@ class SseClient:
         if not chunk:
             self.closed = True
             return False
-        self.buffer += chunk
+        if self.chunked:
+            self.raw += chunk
+            self._decode_chunks()
+        else:
+            self.buffer += chunk
         return True
+
+    def _decode_chunks(self):
+        while b"\r\n" in self.raw:
+            size_line, rest = self.raw.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                self.closed = True
+                self.raw = b""
+                return
+            if len(rest) < size + 2:
+                return
+            self.buffer += rest[:size]
+            self.raw = rest[size + 2:]
 
     def _read_head(self, timeout=5):
         deadline = time.time() + timeout
@@ -46,6 +76,10 @@ class SseClient:
         for line in lines[1:]:
             key, _, value = line.partition(":")
             self.headers[key.strip().lower()] = value.strip()
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            self.chunked = True
+            self.raw, self.buffer = self.buffer, b""
+            self._decode_chunks()
 
     def next_frame(self, timeout=5.0):
         """Returns the next frame as (id, data dict) or ("comment", text); None on timeout or close."""

@@ -7,7 +7,8 @@ import time
 import unittest
 import uuid
 
-from harness import PrismServer, complete, create, make_token, new_id, reopen, update
+from harness import (REMOTE, REMOTE_SKIP_REASON, PrismServer, complete, create, make_token, new_id, reopen,
+                     server_under_test, update)
 
 
 def user_token():
@@ -18,8 +19,8 @@ def user_token():
 class ApiContract(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = PrismServer({"TASKS_PAGE_SIZE": "10", "NUM_CACHED_PAGES": "2",
-                                  "CORS_ALLOWED_ORIGINS": "https://allowed\\.example|http://localhost:[0-9]+"}).start()
+        cls.server = server_under_test({"TASKS_PAGE_SIZE": "10", "NUM_CACHED_PAGES": "2",
+                                        "CORS_ALLOWED_ORIGINS": "https://allowed\\.example|http://localhost:[0-9]+"})
 
     @classmethod
     def tearDownClass(cls):
@@ -269,8 +270,7 @@ class ApiContract(unittest.TestCase):
     def test_gzip_response_when_accepted(self):
         token = user_token()
         self.settle(self.accept([create("long title %d %s" % (i, "x" * 80)) for i in range(30)], token), token)
-        import http.client
-        connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=5)
+        connection = self.server.connect(5)
         connection.request("GET", "/api/tasks?pageSize=30",
                            headers={"Authorization": "Bearer " + token, "Accept-Encoding": "gzip"})
         response = connection.getresponse()
@@ -347,6 +347,7 @@ class ApiContract(unittest.TestCase):
         self.assertEqual(response.json()["mode"], "test")
 
 
+@unittest.skipIf(REMOTE, REMOTE_SKIP_REASON)
 class Lifecycle(unittest.TestCase):
     def test_sigterm_exits_zero_and_data_survives_restart(self):
         server = PrismServer().start()

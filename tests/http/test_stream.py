@@ -4,7 +4,7 @@ import time
 import unittest
 import uuid
 
-from harness import PrismServer, complete, create, make_token, new_id, update
+from harness import complete, create, make_token, new_id, server_under_test, update
 from sse import SseClient
 
 
@@ -15,15 +15,15 @@ def user_token():
 class Stream(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = PrismServer({"STREAM_KEEPALIVE_INTERVAL": "300ms",
-                                  "STREAM_BUFFER_BYTES": "65536"}).start()
+        cls.server = server_under_test({"STREAM_KEEPALIVE_INTERVAL": "300ms",
+                                        "STREAM_BUFFER_BYTES": "65536"})
 
     @classmethod
     def tearDownClass(cls):
         cls.server.cleanup()
 
     def open(self, token, **kwargs):
-        client = SseClient(self.server.port, token, **kwargs)
+        client = SseClient(self.server, token, **kwargs)
         self.addCleanup(client.close)
         return client
 
