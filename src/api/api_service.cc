@@ -316,4 +316,28 @@ void RegisterApiRoutes(http::Router& router, ApiDependencies dependencies, const
   });
 }
 
+void RegisterHealthRoutes(http::Router& router, std::vector<ReadinessCheck> readiness) {
+  using http_proto::verb;
+  auto checks = std::make_shared<std::vector<ReadinessCheck>>(std::move(readiness));
+  router.Add(verb::get, "/healthz", [](auto& request, auto&, auto respond) {
+    respond(JsonResponse(request, 200, R"({"status":"ok"})"));
+  });
+  router.Add(verb::get, "/readyz", [checks](auto& request, auto&, auto respond) {
+    for (const ReadinessCheck& check : *checks) {
+      if (auto failure = check()) {
+        return respond(ErrorResponse(request, 503, "not ready: " + *failure));
+      }
+    }
+    respond(JsonResponse(request, 200, R"({"status":"ready"})"));
+  });
+  router.Add(verb::get, "/metrics", [](auto& request, auto&, auto respond) {
+    http::Response response{http_proto::status::ok, request.version()};
+    response.set(http_proto::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    response.keep_alive(request.keep_alive());
+    response.body() = metrics::RenderPrometheus();
+    response.prepare_payload();
+    respond(std::move(response));
+  });
+}
+
 }  // namespace prism::api

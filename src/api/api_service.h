@@ -33,6 +33,10 @@ struct ApiDependencies {
 // /api/commands/{key}, /api/auth/config, /healthz, /readyz and /metrics.
 void RegisterApiRoutes(http::Router& router, ApiDependencies dependencies, const Config& config);
 
+// Registers /healthz, /readyz (503 naming the first failing check) and /metrics, for processes
+// that serve no API routes, such as `prism stream`.
+void RegisterHealthRoutes(http::Router& router, std::vector<ReadinessCheck> readiness);
+
 // Returns the user id of a request's bearer token, or the reason it was rejected (for a 401).
 // Accepts `Authorization: Bearer <JWT>` and, when `allow_query_token`, `?token=<JWT>`.
 struct Authentication {

@@ -69,6 +69,23 @@ http::Handler WebAppFallback(const std::string& web_dir) {
   };
 }
 
+// The checks behind /readyz: the event store answers, and so does every other dependency the
+// runtime names (the distributed backend's Redis).
+std::vector<api::ReadinessCheck> ReadinessChecksOf(const Runtime& runtime) {
+  std::vector<api::ReadinessCheck> checks;
+  auto events = runtime.events;
+  checks.push_back([events]() -> std::optional<std::string> {
+    try {
+      events->HeadPosition();
+      return std::nullopt;
+    } catch (const std::exception& error) {
+      return std::string("storage: ") + error.what();
+    }
+  });
+  for (const api::ReadinessCheck& check : runtime.readiness) checks.push_back(check);
+  return checks;
+}
+
 api::ApiDependencies ApiDependenciesOf(const Runtime& runtime,
                                        std::shared_ptr<auth::TokenVerifier> verifier) {
   api::ApiDependencies deps;
@@ -78,15 +95,7 @@ api::ApiDependencies ApiDependenciesOf(const Runtime& runtime,
   deps.read_models = runtime.read_models;
   deps.verifier = std::move(verifier);
   deps.auth_mode = runtime.auth_mode;
-  auto events = runtime.events;
-  deps.readiness.push_back([events]() -> std::optional<std::string> {
-    try {
-      events->HeadPosition();
-      return std::nullopt;
-    } catch (const std::exception& error) {
-      return std::string("storage: ") + error.what();
-    }
-  });
+  deps.readiness = ReadinessChecksOf(runtime);
   return deps;
 }
 
@@ -236,12 +245,39 @@ int RunProjector(const Config& config) {
 
 int RunStream(const Config& config) {
   log::Info("stream", "starting", {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
-  // NOTE: on embedded storage live updates travel in-process only. A stream process apart from
-  // the projector would never receive any, so it needs the distributed backend's pub/sub.
-  std::fprintf(stderr,
-               "prism stream: a separate stream process needs REDIS_CONNECTION_STRING for live "
-               "updates, which is not supported yet; `prism serve` includes the stream\n");
-  return 2;
+  // On embedded storage live updates travel in-process only, so a stream process apart from the
+  // projector would never receive any: it needs the distributed backend's pub/sub.
+  if (config.redis_connection_string.empty() || config.database_url.empty()) {
+    std::fprintf(stderr,
+                 "prism stream: a separate stream process needs DATABASE_URL and "
+                 "REDIS_CONNECTION_STRING (the distributed backend); `prism serve` includes the "
+                 "stream on embedded storage\n");
+    return 2;
+  }
+  try {
+    RaiseOpenFileLimit();
+    Runtime runtime = OpenRuntime(config, CacheUse::kNoProjectorInProcess);
+    stream::StreamOptions stream_options;
+    stream_options.keepalive =
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.stream_keepalive);
+    stream::StreamService stream(runtime.live, runtime.read_models, MakeVerifier(config),
+                                 stream_options);
+
+    auto router = std::make_shared<http::Router>();
+    stream.Register(*router);
+    api::RegisterHealthRoutes(*router, ReadinessChecksOf(runtime));
+    http::Server server(ServerOptionsFrom(config, config.stream_port), router);
+    stream.Start();
+    server.Start();
+    log::Info("stream", "ready", {{"port", static_cast<int64_t>(server.port())}});
+    WaitAndLog("stream");
+    server.Stop(kShutdownGrace);
+    stream.Stop();
+    log::Info("stream", "stopped");
+    return 0;
+  } catch (const std::exception& error) {
+    return StartupFailed("stream", error);
+  }
 }
 
 int RunCleaner(const Config& config) {

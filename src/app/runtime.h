@@ -1,8 +1,11 @@
 // Builds the storage, read side and authentication every role shares from the configuration.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "auth/verifier.h"
 #include "common/config.h"
@@ -22,6 +25,9 @@ struct Runtime {
   std::shared_ptr<storage::AccountStore> accounts;
   std::shared_ptr<query::ReadQueries> queries;
   std::string auth_mode;  // the effective mode: "local", "test" or "oidc"
+
+  // Extra checks for /readyz beyond the event store, each returning the failure or nullopt.
+  std::vector<std::function<std::optional<std::string>()>> readiness;
 };
 
 // Whether the process runs its own projector. On embedded storage the cache lives in the
