@@ -27,6 +27,8 @@ export function launchBrowser(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // The cluster's nginx serves a self-signed certificate made for the test run.
+      ...(process.env.PRISM_IGNORE_CERT_ERRORS ? ['--ignore-certificate-errors'] : []),
     ],
   });
 }
