@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the web app's browser tests (playwright-core driving Debian's Chromium) against real
 # `prism serve` processes started here on free loopback ports with temporary data directories:
-# every spec in test mode, then the sign-up and sign-in spec in local-accounts mode.
+# every spec in test mode, the sign-up and sign-in spec in local-accounts mode, and the OIDC
+# spec against web/e2e/oidc-provider.mjs (HTTPS on loopback with a self-signed certificate that
+# prism trusts through AUTH_JWKS_CA_FILE).
 # Expects build/release/src/prism (or PRISM_BINARY) and web/dist to be built.
 set -euo pipefail
 
@@ -50,3 +52,29 @@ start_server AUTH0_TEST_MODE=1 TEST_JWT_SECRET="$secret"
 
 start_server AUTH_MODE=local
 (export PRISM_URL="http://127.0.0.1:$port"; run_specs "$data_dir/serve.log" e2e/local-auth.e2e.ts)
+
+# Starts the test OIDC provider; sets $issuer and $ca_file.
+start_oidc_provider() {
+  local dir
+  dir=$(mktemp -d)
+  data_dirs+=("$dir")
+  # 70-second access tokens make the web app renew with the refresh token during the spec.
+  node web/e2e/oidc-provider.mjs --dir "$dir" --client-id prism-e2e-web --access-token-seconds 70 \
+    >"$dir/listening.json" 2>"$dir/provider.log" &
+  server_pids+=($!)
+  for _ in $(seq 300); do
+    if [[ -s "$dir/listening.json" ]]; then
+      issuer=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["issuer"])' "$dir/listening.json")
+      ca_file=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["caFile"])' "$dir/listening.json")
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "e2e: the OIDC test provider did not start"; cat "$dir/provider.log"; return 1
+}
+
+start_oidc_provider
+start_server AUTH_MODE=oidc AUTH_ISSUER="$issuer" AUTH_AUDIENCE=prism-e2e-api \
+  AUTH_CLIENT_ID=prism-e2e-web AUTH_JWKS_CA_FILE="$ca_file"
+(export PRISM_URL="http://127.0.0.1:$port" NODE_EXTRA_CA_CERTS="$ca_file"
+ run_specs "$data_dir/serve.log" e2e/oidc-auth.e2e.ts)

@@ -245,6 +245,7 @@ void HandleAuthConfig(Api& api, http::Request& request, http::Responder respond)
                                                      : "https://" + api.config.auth0_domain + "/";
     body["audience"] =
         !api.config.auth_audience.empty() ? api.config.auth_audience : api.config.auth0_audience;
+    if (!api.config.auth_client_id.empty()) body["clientId"] = api.config.auth_client_id;
   }
   respond(JsonResponse(request, 200, json::serialize(body)));
 }

@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <regex>
@@ -267,6 +268,18 @@ const std::vector<OptionSpec>& Specs() {
        "PEM file of extra certificate authorities trusted when fetching the JWKS",
        [](const Config& c) { return c.auth_jwks_ca_file; },
        [](Config& c, const std::string& v) { c.auth_jwks_ca_file = v; }},
+      {G::kAuth, "auth-client-id", "AUTH_CLIENT_ID",
+       "OAuth client id that the web app signs in with in OIDC mode (public, not a secret)",
+       [](const Config& c) { return c.auth_client_id; },
+       [](Config& c, const std::string& v) {
+         bool printable =
+             std::all_of(v.begin(), v.end(), [](char ch) { return ch > ' ' && ch < 127; });
+         if (v.size() > 256 || !printable) {
+           Invalid(*Find("AUTH_CLIENT_ID"), v,
+                   "at most 256 printable ASCII characters without spaces");
+         }
+         c.auth_client_id = v;
+       }},
       {G::kAuth, "auth-signup", "AUTH_SIGNUP", "allow local sign-up (boolean)",
        [](const Config& c) { return std::string(c.auth_signup ? "true" : "false"); },
        [](Config& c, const std::string& v) { c.auth_signup = ParseBool(*Find("AUTH_SIGNUP"), v); }},
@@ -325,6 +338,11 @@ void ValidateConfig(const Config& config) {
     throw ConfigError(
         "invalid AUTH_MODE=\"oidc\": expected AUTH0_DOMAIN and AUTH0_AUDIENCE, or AUTH_ISSUER and "
         "AUTH_AUDIENCE");
+  }
+  if (!config.auth_client_id.empty() && !oidc) {
+    throw ConfigError("invalid AUTH_CLIENT_ID=\"" + config.auth_client_id +
+                      "\": a client id is used only in OIDC mode, so set AUTH_ISSUER and "
+                      "AUTH_AUDIENCE (or AUTH0_DOMAIN and AUTH0_AUDIENCE) too, or unset it");
   }
   bool test = config.auth_mode == "test" || (config.auth_mode.empty() && config.auth0_test_mode);
   if (test && config.test_jwt_secret.empty()) {

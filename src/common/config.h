@@ -69,6 +69,7 @@ struct Config {
   std::string auth_jwks_url;
   std::string auth_jwks_file;
   std::string auth_jwks_ca_file;
+  std::string auth_client_id;  // OAuth client id of the web app, reported by /api/auth/config
   bool auth_signup = true;
 };
 

@@ -2,10 +2,14 @@
 
 import http.client
 import json
+import os
+import shutil
+import subprocess
+import tempfile
 import unittest
 import uuid
 
-from harness import PrismServer, create, new_id
+from harness import PRISM, PrismServer, create, free_port, new_id
 
 PASSWORD = "correct horse battery"
 
@@ -137,6 +141,68 @@ class SignupDisabled(unittest.TestCase):
             self.assertEqual(server.request("GET", "/api/auth/config", token=None).json()["signup"], False)
         finally:
             server.cleanup()
+
+
+class OidcConfig(unittest.TestCase):
+    """GET /api/auth/config in OIDC mode, with the JWKS read from a file so no provider is needed."""
+
+    def setUp(self):
+        self.directory = tempfile.mkdtemp(prefix="prism-oidc-test-")
+        self.jwks_file = os.path.join(self.directory, "jwks.json")
+        with open(self.jwks_file, "w") as out:
+            out.write('{"keys": []}')
+
+    def tearDown(self):
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def oidc_env(self, **env):
+        settings = {"AUTH0_TEST_MODE": "0", "TEST_JWT_SECRET": "", "AUTH_MODE": "oidc",
+                    "AUTH_ISSUER": "https://id.example.test/", "AUTH_AUDIENCE": "prism-api",
+                    "AUTH_JWKS_FILE": self.jwks_file}
+        settings.update(env)
+        return settings
+
+    def serve_and_exit(self, env):
+        """Runs `prism serve`, expecting it to reject the configuration and exit."""
+        full_env = dict(os.environ)
+        full_env.update({"PRISM_DATA_DIR": self.directory, "PORT": str(free_port()), "PRISM_BIND_ADDRESS": "127.0.0.1"})
+        full_env.update(env)
+        return subprocess.run([PRISM, "serve"], env=full_env, capture_output=True, timeout=30)
+
+    def test_reports_client_id(self):
+        server = PrismServer(self.oidc_env(AUTH_CLIENT_ID="web-app-client")).start()
+        try:
+            body = server.request("GET", "/api/auth/config", token=None).json()
+            self.assertEqual(body["mode"], "oidc")
+            self.assertEqual(body["issuer"], "https://id.example.test/")
+            self.assertEqual(body["audience"], "prism-api")
+            self.assertEqual(body["clientId"], "web-app-client")
+        finally:
+            server.cleanup()
+
+    def test_omits_unset_client_id(self):
+        server = PrismServer(self.oidc_env()).start()
+        try:
+            body = server.request("GET", "/api/auth/config", token=None).json()
+            self.assertEqual(body["mode"], "oidc")
+            self.assertNotIn("clientId", body)
+        finally:
+            server.cleanup()
+
+    def test_client_id_with_space_is_rejected(self):
+        result = self.serve_and_exit(self.oidc_env(AUTH_CLIENT_ID="web client"))
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(b'invalid AUTH_CLIENT_ID="web client"', result.stderr)
+
+    def test_client_id_outside_oidc_is_rejected(self):
+        result = self.serve_and_exit({"AUTH_MODE": "local", "AUTH0_TEST_MODE": "0", "AUTH_CLIENT_ID": "web-app"})
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(b"used only in OIDC mode", result.stderr)
+
+    def test_help_describes_client_id(self):
+        result = subprocess.run([PRISM, "serve", "--help"], capture_output=True, timeout=30)
+        self.assertEqual(result.returncode, 0)
+        self.assertIn(b"--auth-client-id", result.stdout)
 
 
 if __name__ == "__main__":

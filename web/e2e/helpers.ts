@@ -15,7 +15,8 @@ if (!BASE_URL) throw new Error('PRISM_URL is not set: point it at a running Pris
 export const CATEGORIES = ['critical', 'fun', 'important', 'normal'] as const;
 export type Lane = (typeof CATEGORIES)[number] | 'done';
 
-export function launchBrowser(): Promise<Browser> {
+/** Launches Chromium headless; `extraArgs` adds command-line switches. */
+export function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
@@ -29,6 +30,7 @@ export function launchBrowser(): Promise<Browser> {
       '--disable-sync',
       // The cluster's nginx serves a self-signed certificate made for the test run.
       ...(process.env.PRISM_IGNORE_CERT_ERRORS ? ['--ignore-certificate-errors'] : []),
+      ...extraArgs,
     ],
   });
 }

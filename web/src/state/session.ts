@@ -278,7 +278,7 @@ export class Session {
     return renewed;
   }
 
-  /** In local mode, renews the access token a minute before it expires. */
+  /** Renews the access token a minute before it expires, for clients that report `expiresAt` (local and OIDC). */
   private scheduleTokenRefresh(): void {
     const expiresAt = (this.deps.auth as { expiresAt?: number }).expiresAt;
     if (!expiresAt) return;

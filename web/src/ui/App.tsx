@@ -1,34 +1,43 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiClient } from '../state/api';
 import { fetchAuthConfig, LocalAccountAuth, TestTokenAuth, type AuthClient, type AuthConfig } from '../state/auth';
-import { OidcAuth } from '../state/oidc';
+import type { OidcAuth } from '../state/oidc';
 import { Session } from '../state/session';
 import { claimTabIdentity } from '../state/tab-identity';
 import { Board } from './Board';
-import { LocalSignIn, OidcUnavailable, TestTokenSignIn } from './SignIn';
+import { LocalSignIn, OidcSignIn, TestTokenSignIn } from './SignIn';
 
 type AppState =
   | { kind: 'starting' }
   | { kind: 'config-failed'; message: string }
-  | { kind: 'signed-out'; config: AuthConfig; auth: AuthClient; rejected: boolean }
+  | { kind: 'silent-renewal' }
+  | { kind: 'signed-out'; config: AuthConfig; auth: AuthClient; rejected: boolean; error?: string }
   | { kind: 'signed-in'; config: AuthConfig; auth: AuthClient; session: Session; userName: string };
 
 const fetchFn = (input: string, init?: RequestInit) => fetch(input, init);
 
-function createAuth(config: AuthConfig): AuthClient {
+async function createAuth(config: AuthConfig): Promise<AuthClient> {
   if (config.mode === 'local') return new LocalAccountAuth(fetchFn);
-  if (config.mode === 'oidc') return new OidcAuth(config);
+  if (config.mode === 'oidc') {
+    // Loaded on demand, so that oidc-client-ts is not in the bundle of the other modes.
+    const { OidcAuth } = await import('../state/oidc');
+    return new OidcAuth(config, { origin: window.location.origin, storage: { user: sessionStorage, state: localStorage } });
+  }
   const auth = new TestTokenAuth(localStorage);
   const cleaned = auth.takeTokenFromUrl(window.location.href);
   if (cleaned) history.replaceState(history.state, '', cleaned);
   return auth;
 }
 
+function isOidc(auth: AuthClient): auth is OidcAuth {
+  return auth.mode === 'oidc';
+}
+
 export function App() {
   const [state, setState] = useState<AppState>({ kind: 'starting' });
 
-  const signedOut = (config: AuthConfig, auth: AuthClient, rejected = false) =>
-    setState({ kind: 'signed-out', config, auth, rejected });
+  const signedOut = (config: AuthConfig, auth: AuthClient, rejected = false, error?: string) =>
+    setState({ kind: 'signed-out', config, auth, rejected, error });
 
   /** Starts a session when the auth client has a token for a user; otherwise shows sign-in. */
   const startSession = async (config: AuthConfig, auth: AuthClient, displayName?: string) => {
@@ -48,7 +57,7 @@ export function App() {
         createEventSource: (url) => new EventSource(url),
         loginName: displayName,
         onSignInRequired: () => {
-          if (auth.mode === 'test') {
+          if (auth.mode === 'test' || auth.mode === 'oidc') {
             session.stop();
             signedOut(config, auth, true);
           }
@@ -65,8 +74,19 @@ export function App() {
     void (async () => {
       try {
         const config = await fetchAuthConfig(fetchFn);
-        const auth = createAuth(config);
+        const auth = await createAuth(config);
         if (auth instanceof LocalAccountAuth) await auth.refresh();
+        if (isOidc(auth)) {
+          const started = await auth.startInBrowser(window);
+          if (started.kind === 'silent-renewal') {
+            setState({ kind: 'silent-renewal' });
+            return;
+          }
+          if (started.kind === 'failed') {
+            signedOut(config, auth, false, started.message);
+            return;
+          }
+        }
         await startSession(config, auth);
       } catch (error) {
         setState({ kind: 'config-failed', message: error instanceof Error ? error.message : String(error) });
@@ -77,6 +97,8 @@ export function App() {
   switch (state.kind) {
     case 'starting':
       return <p class="loading">Starting Prism Plan…</p>;
+    case 'silent-renewal':
+      return null;
     case 'config-failed':
       return (
         <main class="sign-in">
@@ -95,7 +117,11 @@ export function App() {
       if (auth instanceof TestTokenAuth) {
         return <TestTokenSignIn auth={auth} rejected={state.rejected} onSignedIn={() => void startSession(config, auth)} />;
       }
-      return <OidcUnavailable />;
+      if (isOidc(auth)) {
+        const error = state.error ?? (state.rejected ? 'The server rejected the access token. Sign in again.' : null);
+        return <OidcSignIn auth={auth} error={error} />;
+      }
+      return null;
     }
     case 'signed-in': {
       const { session, auth, config } = state;

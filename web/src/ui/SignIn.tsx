@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { AuthConfig, LocalAccountAuth, TestTokenAuth } from '../state/auth';
+import type { OidcAuth } from '../state/oidc';
 
 interface LocalSignInProps {
   auth: LocalAccountAuth;
@@ -125,14 +126,51 @@ export function TestTokenSignIn({ auth, rejected, onSignedIn }: TestTokenSignInP
   );
 }
 
-/** Renders the OIDC-mode placeholder until the provider sign-in is written. */
-export function OidcUnavailable() {
+interface OidcSignInProps {
+  auth: OidcAuth;
+  /** Reason that the last sign-in failed (a provider error or a rejected token), or null. */
+  error: string | null;
+}
+
+/** Renders OIDC sign-in: one button that redirects to the identity provider. */
+export function OidcSignIn({ auth, error }: OidcSignInProps) {
+  const [busy, setBusy] = useState(false);
+  const [redirectError, setRedirectError] = useState<string | null>(null);
+  const shownError = redirectError ?? error;
+
+  const handleSignIn = async () => {
+    setBusy(true);
+    setRedirectError(null);
+    try {
+      await auth.signIn();
+    } catch (caught) {
+      setRedirectError(`Redirecting to the identity provider failed: ${caught instanceof Error ? caught.message : String(caught)}`);
+      setBusy(false);
+    }
+  };
+
   return (
     <main class="sign-in">
       <h1 class="brand">Prism Plan</h1>
-      <div class="dialog-form sign-in-form" role="alert">
-        <h2>Sign-in unavailable</h2>
-        <p>This server uses an identity provider (OIDC), and this build of the web app cannot sign in with one yet.</p>
+      <div class="dialog-form sign-in-form">
+        <h2>Sign in</h2>
+        {auth.problem ? (
+          <p role="alert">Sign-in is unavailable because {auth.problem}. Ask the server's administrator to set it.</p>
+        ) : (
+          <>
+            <p>This server signs you in with your organisation's identity provider.</p>
+            {shownError && (
+              <p class="form-error" role="alert">
+                {shownError}
+              </p>
+            )}
+            <div class="dialog-buttons">
+              <button type="button" class="primary" disabled={busy} onClick={() => void handleSignIn()}>
+                Sign in with identity provider
+              </button>
+            </div>
+          </>
+        )}
       </div>
     </main>
   );
