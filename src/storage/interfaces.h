@@ -166,7 +166,8 @@ class LiveUpdates {
   virtual void Publish(std::vector<LiveUpdate> updates) = 0;
 
   // Calls `handler` for every update published from now on, until the returned handle is
-  // destroyed. The handler runs on a backend thread and must not block.
+  // destroyed. The handler runs on a backend thread and must not block. Delivery may happen after
+  // Publish returns (the Redis backend delivers through pub/sub).
   using Handler = std::function<void(const LiveUpdate&)>;
   class Subscription {
    public:

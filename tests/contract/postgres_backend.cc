@@ -158,6 +158,9 @@ std::string PostgresTestServer::DatabaseUrl(const std::string& database) const {
 
 PostgresTestServer TestServer() {
   const char* dir = getenv("PRISM_TEST_POSTGRES_DIR");
+#ifdef PRISM_TEST_POSTGRES_DEFAULT_DIR
+  if (dir == nullptr || *dir == '\0') dir = PRISM_TEST_POSTGRES_DEFAULT_DIR;
+#endif
   if (dir == nullptr || *dir == '\0') {
     throw std::runtime_error(
         "PRISM_TEST_POSTGRES_DIR is not set: run the tests through ctest, which starts the "

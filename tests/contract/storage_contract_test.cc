@@ -1051,21 +1051,76 @@ TEST_P(Cache, PutIfNewerKeepsFresherEntry) {
 // ---------------------------------------------------------------------------------------------
 // Live updates
 
+// Positions a handler saw, filled on the backend's thread.
+class SeenPositions {
+ public:
+  void Add(int64_t position) {
+    std::lock_guard lock(mutex_);
+    positions_.push_back(position);
+  }
+  std::vector<int64_t> Get() {
+    std::lock_guard lock(mutex_);
+    return positions_;
+  }
+  // Waits up to 5 s until `count` positions arrived (delivery may follow Publish).
+  std::vector<int64_t> WaitFor(size_t count) {
+    for (auto until = Clock::now() + 5s; Get().size() < count && Clock::now() < until;) {
+      std::this_thread::sleep_for(1ms);
+    }
+    return Get();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<int64_t> positions_;  // guarded by mutex_
+};
+
 TEST_P(LiveUpdates, PublishReachesEverySubscriberInOrder) {
   storage::LiveUpdates& live = *storage_.live;
-  std::vector<int64_t> first_seen;
-  std::vector<int64_t> second_seen;
-  auto first =
-      live.Subscribe([&](const storage::LiveUpdate& u) { first_seen.push_back(u.position); });
-  auto second =
-      live.Subscribe([&](const storage::LiveUpdate& u) { second_seen.push_back(u.position); });
+  SeenPositions first_seen;
+  SeenPositions second_seen;
+  auto first = live.Subscribe([&](const storage::LiveUpdate& u) { first_seen.Add(u.position); });
+  auto second = live.Subscribe([&](const storage::LiveUpdate& u) { second_seen.Add(u.position); });
 
   live.Publish({{"alice", 1, "{}"}, {"bob", 2, "{}"}});
+  std::vector<int64_t> second_before_reset = second_seen.WaitFor(2);
   second.reset();
   live.Publish({{"alice", 3, "{}"}});
+  std::vector<int64_t> first_after = first_seen.WaitFor(3);
+  std::this_thread::sleep_for(50ms);  // time for a late delivery to the cancelled handler
 
-  EXPECT_EQ(first_seen, (std::vector<int64_t>{1, 2, 3}));
-  EXPECT_EQ(second_seen, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(first_after, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(second_before_reset, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(second_seen.Get(), (std::vector<int64_t>{1, 2}));
+}
+
+TEST_P(LiveUpdates, UpdateArrivesWithFields) {
+  storage::LiveUpdates& live = *storage_.live;
+  std::mutex mutex;
+  std::vector<storage::LiveUpdate> seen;  // guarded by mutex
+  auto subscription = live.Subscribe([&](const storage::LiveUpdate& update) {
+    std::lock_guard lock(mutex);
+    seen.push_back(update);
+  });
+  const std::string task = R"({"entityType":"task","data":{"title":"ünïcode \"quoted\""}})";
+  const std::string settings = R"({"entityType":"user-settings","data":{"x":1.50}})";
+
+  live.Publish({{"alice", 7, task}, {"alice", 8, settings}});
+  for (auto until = Clock::now() + 5s; Clock::now() < until;) {
+    {
+      std::lock_guard lock(mutex);
+      if (seen.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].user_id, "alice");
+  EXPECT_EQ(seen[0].position, 7);
+  EXPECT_EQ(seen[0].json, task);
+  EXPECT_EQ(seen[1].position, 8);
+  EXPECT_EQ(seen[1].json, settings);
 }
 
 TEST_P(LiveUpdates, HandlerNeverRunsAfterUnsubscribe) {
