@@ -16,7 +16,8 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "http/static_files.h"
-#include "sqlite/embedded_storage.h"
+#include "redis/event_queue.h"
+#include "storage/leader.h"
 #include "stream/stream_service.h"
 #include "workers/domain_worker.h"
 #include "workers/projector.h"
@@ -114,21 +115,54 @@ std::unique_ptr<accounts::AccountService> MakeAccountService(const Config& confi
   if (runtime.auth_mode != "local") return nullptr;
   accounts::AccountOptions options;
   options.signup_enabled = config.auth_signup;
-  return std::make_unique<accounts::AccountService>(runtime.accounts, LocalSigningKey(config),
+  return std::make_unique<accounts::AccountService>(runtime.accounts, LocalSigningKey(runtime),
                                                     options);
 }
 
 // Logs a start-up failure in both forms: JSON for log collectors, one plain line for a person.
+// Exits 2 for an invalid configuration, like the option parser, and 1 for anything else.
 int StartupFailed(const char* role, const std::exception& error) {
   log::Error(role, "start-up failed", {{"error", error.what()}});
   std::fprintf(stderr, "prism %s: %s\n", role, error.what());
-  return 1;
+  return dynamic_cast<const ConfigError*>(&error) != nullptr ? 2 : 1;
 }
 
 int WaitAndLog(const char* role) {
   int signal_number = WaitForShutdownSignal();
   log::Info(role, "stopping", {{"signal", signal_number}});
   return signal_number;
+}
+
+// Runs the projector only while this process holds the deployment's projector leadership, so one
+// projector applies events at a time and the others stand by to take over within a second.
+void RunWhileLeader(std::unique_ptr<storage::LeaderLock> lock,
+                    const std::function<std::unique_ptr<workers::Projector>()>& make_projector) {
+  constexpr auto kCheckInterval = std::chrono::milliseconds(500);
+  std::unique_ptr<workers::Projector> projector;
+  bool reported_standby = false;
+  while (!WaitForShutdownSignalFor(kCheckInterval)) {
+    try {
+      if (projector && !lock->StillHeld()) {
+        log::Warn("projector", "lost leadership; standing by");
+        projector->Stop();
+        projector.reset();
+      }
+      if (!projector && lock->TryAcquire()) {
+        log::Info("projector", "leader; applying events");
+        projector = make_projector();
+        projector->Start();
+        reported_standby = false;
+      } else if (!projector && !reported_standby) {
+        log::Info("projector", "standing by; another projector is the leader");
+        reported_standby = true;
+      }
+    } catch (const storage::StorageUnavailable& error) {
+      log::Warn("projector", "cannot check leadership", {{"error", error.what()}});
+    }
+  }
+  log::Info("projector", "stopping");
+  if (projector) projector->Stop();
+  lock->Release();
 }
 
 }  // namespace
@@ -139,7 +173,7 @@ int RunServe(const Config& config) {
   try {
     RaiseOpenFileLimit();
     Runtime runtime = OpenRuntime(config);
-    auto verifier = MakeVerifier(config);
+    auto verifier = MakeVerifier(config, runtime);
 
     workers::DomainWorker domain(runtime.commands, runtime.events, runtime.event_queue,
                                  runtime.read_models, {});
@@ -197,7 +231,7 @@ int RunApi(const Config& config) {
     RaiseOpenFileLimit();
     Runtime runtime = OpenRuntime(config, CacheUse::kNoProjectorInProcess);
     auto router = std::make_shared<http::Router>();
-    api::RegisterApiRoutes(*router, ApiDependenciesOf(runtime, MakeVerifier(config)), config);
+    api::RegisterApiRoutes(*router, ApiDependenciesOf(runtime, MakeVerifier(config, runtime)), config);
     std::unique_ptr<accounts::AccountService> accounts = MakeAccountService(config, runtime);
     if (accounts) accounts->Register(*router);
     http::Server server(ServerOptionsFrom(config, config.port), router);
@@ -218,9 +252,13 @@ int RunDomain(const Config& config) {
     Runtime runtime = OpenRuntime(config);
     workers::DomainWorker domain(runtime.commands, runtime.events, runtime.event_queue,
                                  runtime.read_models, {});
+    // The relay moves committed events from the outbox to the events queue right away.
+    if (runtime.relay) runtime.relay->Start();
     domain.Start();
+    log::Info("domain", "ready");
     WaitAndLog("domain");
     domain.Stop();
+    log::Info("domain", "stopped");
     return 0;
   } catch (const std::exception& error) {
     return StartupFailed("domain", error);
@@ -232,11 +270,21 @@ int RunProjector(const Config& config) {
             {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
   try {
     Runtime runtime = OpenRuntime(config);
-    workers::Projector projector(runtime.event_queue, runtime.events, runtime.read_models,
-                                 runtime.queries, runtime.live, {});
-    projector.Start();
-    WaitAndLog("projector");
-    projector.Stop();
+    auto make_projector = [&runtime] {
+      return std::make_unique<workers::Projector>(runtime.event_queue, runtime.events,
+                                                  runtime.read_models, runtime.queries,
+                                                  runtime.live, workers::ProjectorOptions{});
+    };
+    if (!runtime.make_projector_lock) {
+      auto projector = make_projector();
+      projector->Start();
+      log::Info("projector", "ready");
+      WaitAndLog("projector");
+      projector->Stop();
+    } else {
+      RunWhileLeader(runtime.make_projector_lock(), make_projector);
+    }
+    log::Info("projector", "stopped");
     return 0;
   } catch (const std::exception& error) {
     return StartupFailed("projector", error);
@@ -260,7 +308,7 @@ int RunStream(const Config& config) {
     stream::StreamOptions stream_options;
     stream_options.keepalive =
         std::chrono::duration_cast<std::chrono::milliseconds>(config.stream_keepalive);
-    stream::StreamService stream(runtime.live, runtime.read_models, MakeVerifier(config),
+    stream::StreamService stream(runtime.live, runtime.read_models, MakeVerifier(config, runtime),
                                  stream_options);
 
     auto router = std::make_shared<http::Router>();
@@ -298,8 +346,8 @@ int RunCleaner(const Config& config) {
 int RunInit(const Config& config) {
   log::Info("init", "starting", {{"version", PRISM_VERSION}, {"config", DescribeConfig(config)}});
   try {
-    sqlite::MigrateEmbeddedStorage(config);
-    log::Info("init", "storage is ready", {{"data_dir", config.data_dir}});
+    MigrateStorage(config);
+    log::Info("init", "storage is ready");
     return 0;
   } catch (const std::exception& error) {
     return StartupFailed("init", error);

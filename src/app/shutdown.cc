@@ -30,4 +30,13 @@ int WaitForShutdownSignal() {
   return signal_number;
 }
 
+int WaitForShutdownSignalFor(std::chrono::milliseconds timeout) {
+  sigset_t set = ShutdownSet();
+  timespec wait{};
+  wait.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  wait.tv_nsec = static_cast<long>((timeout.count() % 1000) * 1'000'000);
+  int signal_number = sigtimedwait(&set, nullptr, &wait);
+  return signal_number > 0 ? signal_number : 0;
+}
+
 }  // namespace prism::app

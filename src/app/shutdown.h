@@ -1,6 +1,8 @@
 // Process-wide shutdown signal handling.
 #pragma once
 
+#include <chrono>
+
 namespace prism::app {
 
 // Blocks SIGINT, SIGTERM and SIGPIPE in the calling thread; call first in main so that every
@@ -9,5 +11,8 @@ void BlockShutdownSignals();
 
 // Waits for SIGINT or SIGTERM and returns its number.
 int WaitForShutdownSignal();
+
+// Waits up to `timeout` for SIGINT or SIGTERM; returns its number, or 0 when none arrived.
+int WaitForShutdownSignalFor(std::chrono::milliseconds timeout);
 
 }  // namespace prism::app
