@@ -5,7 +5,7 @@ Each scenario measures its reference in the same run (nginx serving the same byt
 original system's published thresholds for the others), because the machines are shared and
 noisy: ratios travel, absolute figures do not. Results also go to bench/results/latest.json.
 
-Usage: bench/run.py [--duration SECONDS] [--events N] [--only P1,P2,...]
+Usage: bench/run.py [--quick] [--duration SECONDS] [--events N] [--streams N] [--only P1,P2,...]
 """
 
 import argparse
@@ -25,11 +25,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "http"))
 
-from harness import PRISM, PrismServer, create, free_port, make_token, new_id  # noqa: E402
+from harness import PRISM, SECRET, PrismServer, create, free_port, make_token, new_id  # noqa: E402
 from sse import SseClient  # noqa: E402
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+GNUPLOT = shutil.which("gnuplot")
+SSE_LOAD = os.environ.get("SSE_LOAD_BINARY", os.path.join(ROOT, "build", "release", "bench", "sse_load"))
+CHART = os.path.join(ROOT, "docs", "benchmarks-latency.png")
 
 
 def run_wrk(url, script, env, duration, connections, threads=2):
@@ -175,7 +178,12 @@ def scenario_p4(duration):
             # 8 commands per request, about 6 requests/s per thread: 32 threads give ~1,500/s.
             next_send = time.time()
             while not stop.is_set():
-                server.commands([create("bg", order=i) for i in range(8)], token=token)
+                try:
+                    server.commands([create("bg", order=i) for i in range(8)], token=token)
+                except OSError:
+                    if stop.is_set():
+                        return  # the server is shutting down at the end of the scenario
+                    raise
                 next_send += 8 * 32 / 1500.0
                 time.sleep(max(0, next_send - time.time()))
         threads = [threading.Thread(target=background, args=(t,), daemon=True) for t in load_tokens]
@@ -204,17 +212,51 @@ def scenario_p4(duration):
             assert response.status == 202
             time.sleep(0.05)
         stream.close()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
         stream_p50, stream_p99 = percentile(to_stream, 50), percentile(to_stream, 99)
         list_p50, list_p99 = percentile(to_list, 50), percentile(to_list, 99)
+        stream_all = {"p%d_ms" % p: percentile(to_stream, p) for p in (50, 75, 90, 99)}
+        list_all = {"p%d_ms" % p: percentile(to_list, p) for p in (50, 75, 90, 99)}
         return {"id": "P4", "scenario": "202 to stream and to GET /api/tasks at ~1,500 commands/s",
                 "figure": stream_p99, "unit": "ms p99 (stream)", "reference": 10000.0,
                 "reference_name": "original's 10 s limit", "ratio": stream_p99 / 10000.0,
                 "target": "p50 <= 20 ms, p99 <= 100 ms", "met": max(stream_p99, list_p99) <= 100
                 and max(stream_p50, list_p50) <= 20,
                 "detail": {"samples": len(to_stream), "stream_p50_ms": stream_p50, "stream_p99_ms": stream_p99,
-                           "list_p50_ms": list_p50, "list_p99_ms": list_p99}}
+                           "list_p50_ms": list_p50, "list_p99_ms": list_p99,
+                           "stream": stream_all, "list": list_all}}
     finally:
         stop.set()
+        server.cleanup()
+
+
+def scenario_p5(streams, hold, rate):
+    """Holds `streams` SSE connections for `hold` seconds while `rate` commands/s are posted."""
+    if not os.path.exists(SSE_LOAD):
+        raise SystemExit("P5 needs %s: cmake --preset release -DPRISM_BUILD_BENCH=ON, then "
+                         "scripts/build.sh release sse_load" % SSE_LOAD)
+    server = PrismServer().start()
+    try:
+        command = [SSE_LOAD, "--port", str(server.port), "--secret", SECRET,
+                   "--connections", str(streams), "--hold", str(hold), "--rate", str(rate),
+                   "--server-pid", str(server.process.pid)]
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=hold + 300)
+        if completed.returncode != 0:
+            raise RuntimeError("sse_load failed: %s" % completed.stderr[-2000:])
+        load = json.loads(completed.stdout.strip().splitlines()[-1])
+        delivery_p99 = load["delivery"].get("p99_ms", float("inf"))
+        rss_mib = max(load["server_rss_peak_kib"], load.get("server_vmhwm_kib", 0)) / 1024.0
+        return {"id": "P5", "scenario": "%d SSE streams held %d s, %d commands/s over all users"
+                % (streams, hold, rate),
+                "figure": delivery_p99, "unit": "ms delivery p99", "reference": 250.0,
+                "reference_name": "target 250 ms", "ratio": delivery_p99 / 250.0,
+                "target": "0 failures, delivery p99 <= 250 ms, <= 512 MiB",
+                "met": load["failed"] == 0 and load["held_at_end"] == streams
+                and delivery_p99 <= 250 and rss_mib <= 512 and load["undelivered"] == 0,
+                "detail": dict(load, server_rss_peak_mib=rss_mib)}
+    finally:
         server.cleanup()
 
 
@@ -274,12 +316,62 @@ def scenario_p6(events):
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def draw_chart(results, path):
+    """Plots the latency percentiles of P1, P2 and P4 (log scale) with gnuplot; returns the path."""
+    series = []
+    for r in results:
+        if r["id"] == "P1":
+            series.append(("P1 GET /api/tasks (wrk)", r["detail"]["prism"]))
+            series.append(("P1 nginx reference (wrk)", r["detail"]["nginx"]))
+        elif r["id"] == "P2":
+            series.append(("P2 POST 1 command (wrk)", r["detail"]))
+        elif r["id"] == "P4":
+            series.append(("P4 202 to stream", r["detail"]["stream"]))
+            series.append(("P4 202 to GET /api/tasks", r["detail"]["list"]))
+    if not series or not GNUPLOT:
+        return None
+    data_path = tempfile.mktemp(prefix="prism-chart-", suffix=".dat")
+    with open(data_path, "w") as f:
+        for index, (_, figures) in enumerate(series):
+            f.write("# series %d\n" % index)
+            for p in (50, 75, 90, 99):
+                if "p%d_ms" % p in figures:
+                    f.write("%d %.4f\n" % (p, figures["p%d_ms" % p]))
+            f.write("\n\n")
+    plots = ", ".join("'%s' index %d with linespoints lw 2 pt 7 title '%s'" % (data_path, i, name)
+                      for i, (name, _) in enumerate(series))
+    script = """
+set terminal pngcairo size 900,520 font 'DejaVu Sans,11'
+set output '%s'
+set title 'Latency percentiles, bench/run.py of %s (log scale)'
+set xlabel 'percentile'
+set ylabel 'latency (ms)'
+set logscale y
+set grid ytics mytics xtics
+set xtics ('p50' 50, 'p75' 75, 'p90' 90, 'p99' 99)
+set xrange [45:104]
+set key top left
+plot %s
+""" % (path, time.strftime("%Y-%m-%d"), plots)
+    subprocess.run([GNUPLOT], input=script, text=True, check=True)
+    os.unlink(data_path)
+    return path
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per load run (default 10)")
     parser.add_argument("--events", type=int, default=200000, help="events replayed by P6 (default 200000)")
-    parser.add_argument("--only", default="P1,P2,P3,P4,P6,P7", help="comma-separated scenario ids")
+    parser.add_argument("--streams", type=int, default=10000, help="SSE connections of P5 (default 10000)")
+    parser.add_argument("--stream-rate", type=int, default=1000,
+                        help="commands/s posted during P5, spread over all users (default 1000)")
+    parser.add_argument("--quick", action="store_true",
+                        help="5 s load runs, 100,000 events, 2,000 streams: a smoke run, not a record")
+    parser.add_argument("--only", default="P1,P2,P3,P4,P5,P6,P7", help="comma-separated scenario ids")
+    parser.add_argument("--chart", default=CHART, help="latency chart to write (PNG); '' for none")
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.events, args.streams = 5, 100000, 2000
     wanted = set(args.only.split(","))
 
     results = []
@@ -288,9 +380,11 @@ def main():
         ("P2", lambda: scenario_write(args.duration, 1, "P2", 15000)),
         ("P3", lambda: scenario_write(args.duration, 8, "P3", 40000)),
         ("P4", lambda: scenario_p4(args.duration)),
+        ("P5", lambda: scenario_p5(args.streams, 3 * args.duration, args.stream_rate)),
         ("P6", lambda: scenario_p6(args.events)),
         ("P7", scenario_p7),
     ]
+    started = time.time()
     for identifier, run in scenarios:
         if identifier in wanted:
             print("running %s..." % identifier, file=sys.stderr, flush=True)
@@ -302,9 +396,16 @@ def main():
         print("| %s | %s | %.1f %s | %.1f (%s) | %.3f | %s | %s |" % (
             r["id"], r["scenario"], r["figure"], r["unit"], r["reference"], r["reference_name"],
             r["ratio"], r["target"], "yes" if r["met"] else "no"))
+    elapsed = time.time() - started
+    print("\n%d scenarios in %.0f s; load average %s" % (len(results), elapsed, os.getloadavg()))
+    chart = draw_chart(results, args.chart) if args.chart else None
+    if chart:
+        print("latency chart: %s" % os.path.relpath(chart, ROOT))
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
-        json.dump({"date": time.strftime("%Y-%m-%d %H:%M:%S"), "nproc": os.cpu_count(), "results": results}, f, indent=2)
+        json.dump({"date": time.strftime("%Y-%m-%d %H:%M:%S"), "nproc": os.cpu_count(),
+                   "load_average_at_end": os.getloadavg(), "seconds": elapsed,
+                   "results": results}, f, indent=2)
 
 
 if __name__ == "__main__":
