@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and runs every test: the format check, the optimised
-# build's tests, the AddressSanitizer + UndefinedBehaviorSanitizer build's tests, and the web
-# app's unit and browser tests. Exits non-zero on the first failure.
+# build's tests, a short run of each libFuzzer target (PRISM_FUZZ_SECONDS each, default 20), the
+# AddressSanitizer + UndefinedBehaviorSanitizer build's tests, and the web app's unit and browser
+# tests. Exits non-zero on the first failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -13,6 +14,9 @@ scripts/check-format.sh
 echo "== optimised build and tests"
 scripts/build.sh release
 ctest --preset release -j "$(nproc)"
+
+echo "== fuzz targets, short run (scripts/fuzz.sh without arguments is the long run)"
+scripts/fuzz.sh "${PRISM_FUZZ_SECONDS:-20}"
 
 echo "== sanitizer build and tests"
 scripts/build.sh asan

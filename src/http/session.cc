@@ -91,13 +91,12 @@ std::string_view TargetPath(std::string_view target) {
 }
 
 // Whether a request head that exceeded the header limit did so because of its request line
-// ("GET <target> HTTP/1.1"), which deserves 414 rather than 431.
-bool RequestLineTooLong(const beast::flat_buffer& buffer, size_t max_target_bytes) {
-  auto bytes = buffer.data();
-  std::string_view head(static_cast<const char*>(bytes.data()), bytes.size());
-  size_t line_end = head.find("\r\n");
-  if (line_end == std::string_view::npos) return true;
-  return line_end > max_target_bytes;
+// ("GET <target> HTTP/1.1"), which deserves 414 rather than 431. The parser consumes the request
+// line from the buffer as soon as it is complete, so the buffer cannot tell. The partial message
+// can: Beast sets its target once the line is parsed, and never to an empty one.
+bool RequestLineTooLong(const Request& partial, size_t max_target_bytes) {
+  std::string_view target = partial.target();
+  return target.empty() || target.size() > max_target_bytes;
 }
 
 bool IsParseError(beast::error_code ec) {
@@ -265,7 +264,7 @@ void HttpSession::RejectUnreadable(beast::error_code ec) {
     return;
   }
   if (ec == beast_http::error::header_limit) {
-    if (RequestLineTooLong(buffer_, core_->options.max_target_bytes)) {
+    if (RequestLineTooLong(parser_->get(), core_->options.max_target_bytes)) {
       core_->metrics->RecordError(HttpMetrics::Error::kTargetTooLong);
       SendError(beast_http::status::uri_too_long, "request target too long", true);
     } else {

@@ -314,6 +314,21 @@ TEST_F(HttpServerTest, RejectsOversizedHeaders) {
   EXPECT_EQ(response->body(), R"({"error":"request header fields too large"})");
 }
 
+TEST_F(HttpServerTest, OneHeaderLineLongerThanTargetLimitGets431) {
+  router_->Add(Verb::get, "/", Echo);
+  StartServer();
+  RawConnection connection("127.0.0.1", port());
+
+  // One 17 KiB header line: longer than the target limit (8 KiB) and the header limit (16 KiB).
+  // The short request line is parsed first, so this is a header problem, not a URL one.
+  connection.TryWrite("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(17 * 1024, 'y') +
+                      "\r\n\r\n");
+  auto response = connection.ReadResponse();
+
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->result(), Status::request_header_fields_too_large);
+}
+
 TEST_F(HttpServerTest, RejectsLongTarget) {
   router_->Add(Verb::get, "/", Echo);
   StartServer();
