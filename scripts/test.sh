@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and runs every test: the format check, the optimised
 # build's tests, a short run of each libFuzzer target (PRISM_FUZZ_SECONDS each, default 20), the
-# AddressSanitizer + UndefinedBehaviorSanitizer build's tests, and the web app's unit and browser
-# tests. Exits non-zero on the first failure.
+# AddressSanitizer + UndefinedBehaviorSanitizer build's tests, the web app's unit and browser
+# tests, and the tests of the local cluster. Exits non-zero on the first failure.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -29,3 +29,6 @@ if [[ -f web/package.json ]]; then
   (cd web && npm run build --silent)
   scripts/e2e.sh
 fi
+
+echo "== the local cluster: PostgreSQL, Redis, HAProxy, nginx and every role"
+scripts/cluster-tests.sh

@@ -70,8 +70,8 @@ http::Handler WebAppFallback(const std::string& web_dir) {
   };
 }
 
-// The checks behind /readyz: the event store answers, and so does every other dependency the
-// runtime names (the distributed backend's Redis).
+// The checks behind /readyz: the event store responds, and so does every other dependency the
+// runtime lists (the distributed backend's Redis).
 std::vector<api::ReadinessCheck> ReadinessChecksOf(const Runtime& runtime) {
   std::vector<api::ReadinessCheck> checks;
   auto events = runtime.events;
@@ -133,31 +133,38 @@ int WaitAndLog(const char* role) {
   return signal_number;
 }
 
-// Runs the projector only while this process holds the deployment's projector leadership, so one
-// projector applies events at a time and the others stand by to take over within a second.
+// Runs the projector only while this process is the projector leader of the deployment, so one
+// projector applies events at a time and the others wait to take over within a second.
 void RunWhileLeader(std::unique_ptr<storage::LeaderLock> lock,
                     const std::function<std::unique_ptr<workers::Projector>()>& make_projector) {
   constexpr auto kCheckInterval = std::chrono::milliseconds(500);
   std::unique_ptr<workers::Projector> projector;
   bool reported_standby = false;
+  bool check_failing = false;
   while (!WaitForShutdownSignalFor(kCheckInterval)) {
     try {
       if (projector && !lock->StillHeld()) {
-        log::Warn("projector", "lost leadership; standing by");
+        log::Warn("projector", "lost leadership; waiting to take over again");
         projector->Stop();
         projector.reset();
       }
       if (!projector && lock->TryAcquire()) {
-        log::Info("projector", "leader; applying events");
+        log::Info("projector", "became the leader; applying events");
         projector = make_projector();
         projector->Start();
         reported_standby = false;
       } else if (!projector && !reported_standby) {
-        log::Info("projector", "standing by; another projector is the leader");
+        log::Info("projector", "another projector is the leader; waiting to take over");
         reported_standby = true;
       }
+      if (check_failing) log::Info("projector", "leadership check works again");
+      check_failing = false;
     } catch (const storage::StorageUnavailable& error) {
-      log::Warn("projector", "cannot check leadership", {{"error", error.what()}});
+      // Logged once per outage; the loop retries every check interval.
+      if (!check_failing) {
+        log::Warn("projector", "leadership check failed; retrying", {{"error", error.what()}});
+      }
+      check_failing = true;
     }
   }
   log::Info("projector", "stopping");
@@ -231,7 +238,8 @@ int RunApi(const Config& config) {
     RaiseOpenFileLimit();
     Runtime runtime = OpenRuntime(config, CacheUse::kNoProjectorInProcess);
     auto router = std::make_shared<http::Router>();
-    api::RegisterApiRoutes(*router, ApiDependenciesOf(runtime, MakeVerifier(config, runtime)), config);
+    api::RegisterApiRoutes(*router, ApiDependenciesOf(runtime, MakeVerifier(config, runtime)),
+                           config);
     std::unique_ptr<accounts::AccountService> accounts = MakeAccountService(config, runtime);
     if (accounts) accounts->Register(*router);
     http::Server server(ServerOptionsFrom(config, config.port), router);

@@ -322,9 +322,12 @@ class ApiContract(unittest.TestCase):
         self.assertEqual(self.server.request("GET", "/readyz", token=None).status, 200)
         metrics = self.server.request("GET", "/metrics", token=None)
         self.assertEqual(metrics.status, 200)
-        for name in (b"prism_http_requests_total", b"prism_http_request_duration_seconds",
-                     b"prism_projector_lag_events", b"prism_projector_lag_seconds",
-                     b"prism_command_queue_depth", b"prism_http_open_streams"):
+        names = [b"prism_http_requests_total", b"prism_http_request_duration_seconds",
+                 b"prism_event_store_head_position", b"prism_read_model_checkpoint"]
+        if not REMOTE:  # in a cluster the workers and the stream report from their own processes
+            names += [b"prism_projector_lag_events", b"prism_projector_lag_seconds",
+                      b"prism_command_queue_depth", b"prism_http_open_streams"]
+        for name in names:
             self.assertIn(name, metrics.body)
 
     def test_cors_preflight_allowed_and_disallowed(self):
