@@ -5,7 +5,11 @@ Each scenario measures its reference in the same run (nginx serving the same byt
 original system's published thresholds for the others), because the machines are shared and
 noisy: ratios travel, absolute figures do not. Results also go to bench/results/latest.json.
 
-Usage: bench/run.py [--quick] [--duration SECONDS] [--events N] [--streams N] [--only P1,P2,...]
+Usage: bench/run.py [--quick] [--cluster] [--duration SECONDS] [--events N] [--streams N]
+                    [--only P1,P2,...]
+
+With --cluster, P1 to P4 run against the local cluster (scripts/cluster) through its nginx over
+HTTPS instead of against `prism serve`; the script starts the cluster in test mode and stops it.
 """
 
 import argparse
@@ -25,7 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "http"))
 
-from harness import PRISM, SECRET, PrismServer, create, free_port, make_token, new_id  # noqa: E402
+from harness import (PRISM, SECRET, PrismServer, RemoteServer, create, free_port, make_token,  # noqa: E402
+                     new_id)
 from sse import SseClient  # noqa: E402
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
@@ -33,6 +38,64 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 GNUPLOT = shutil.which("gnuplot")
 SSE_LOAD = os.environ.get("SSE_LOAD_BINARY", os.path.join(ROOT, "build", "release", "bench", "sse_load"))
 CHART = os.path.join(ROOT, "docs", "benchmarks-latency.png")
+
+
+# The cluster's nginx endpoint when --cluster is given; every scenario that supports it then
+# measures this deployment instead of a `prism serve` of its own.
+CLUSTER = None
+
+
+def target_server(extra_env=None):
+    """A server for one scenario: the cluster when --cluster is given, else a new prism serve."""
+    if CLUSTER is not None:
+        return CLUSTER
+    return PrismServer(extra_env).start()
+
+
+def base_url(server):
+    if isinstance(server, RemoteServer):
+        return "%s://%s:%d" % (server.scheme, server.host, server.port)
+    return "http://127.0.0.1:%d" % server.port
+
+
+def settle_cluster(server, timeout=900):
+    """Waits until the cluster has processed every queued command and projected every event, so
+    that a scenario does not measure the backlog of the one before it. Returns the seconds waited.
+    """
+    def gauges():
+        text = server.request("GET", "/metrics", token=None).body.decode()
+        values = {}
+        for name in ("prism_event_store_head_position", "prism_read_model_checkpoint"):
+            match = re.search(r"^%s ([0-9.e+]+)$" % name, text, re.M)
+            values[name] = float(match.group(1)) if match else 0.0
+        return values["prism_event_store_head_position"], values["prism_read_model_checkpoint"]
+
+    started = time.time()
+    last_head = -1.0
+    while time.time() - started < timeout:
+        head, checkpoint = gauges()
+        # The head stops moving once the domain workers have emptied the command queue.
+        if head == last_head and checkpoint >= head:
+            return time.time() - started
+        last_head = head
+        time.sleep(2)
+    raise SystemExit("the cluster did not settle within %d s" % timeout)
+
+
+def start_cluster():
+    """Starts scripts/cluster in test mode with the settings the scenarios expect."""
+    env = dict(os.environ, AUTH0_TEST_MODE="1", TEST_JWT_SECRET=SECRET, TASKS_PAGE_SIZE="30",
+               CLUSTER_BASE_PORT=os.environ.get("CLUSTER_BASE_PORT", "18900"))
+    env["CLUSTER_DIR"] = tempfile.mkdtemp(prefix="prism-bench-cluster-")
+    script = os.path.join(ROOT, "scripts", "cluster")
+    subprocess.run([script, "up"], env=env, check=True, timeout=300)
+    values = dict(line.split("=", 1) for line in
+                  subprocess.run([script, "env"], env=env, check=True, capture_output=True,
+                                 text=True).stdout.splitlines())
+
+    def stop():
+        subprocess.run([script, "down", "--purge"], env=env, timeout=300)
+    return RemoteServer(values["CLUSTER_URL"], values["CLUSTER_CA_FILE"]), stop
 
 
 def run_wrk(url, script, env, duration, connections, threads=2):
@@ -122,7 +185,7 @@ http {
 
 
 def scenario_p1(duration):
-    server = PrismServer({"TASKS_PAGE_SIZE": "30"}).start()
+    server = target_server({"TASKS_PAGE_SIZE": "30"})
     try:
         tokens_path, tokens = write_tokens(64, "p1")
         seed_tasks(server, tokens, 30)
@@ -136,7 +199,7 @@ def scenario_p1(duration):
         try:
             env = {"TOKENS_FILE": tokens_path}
             reference = run_wrk("http://127.0.0.1:%d/api/tasks" % nginx_port, "tokens.lua", env, duration, 64)
-            prism = run_wrk("http://127.0.0.1:%d/api/tasks" % server.port, "tokens.lua", env, duration, 64)
+            prism = run_wrk(base_url(server) + "/api/tasks", "tokens.lua", env, duration, 64)
         finally:
             stop_nginx()
         return {"id": "P1", "scenario": "GET /api/tasks, 30-task page, cache warm, 64 connections",
@@ -152,10 +215,10 @@ def scenario_p1(duration):
 
 
 def scenario_write(duration, batch, identifier, target):
-    server = PrismServer().start()
+    server = target_server()
     try:
         tokens_path, _ = write_tokens(256, identifier.lower())
-        result = run_wrk("http://127.0.0.1:%d/api/commands" % server.port, "commands.lua",
+        result = run_wrk(base_url(server) + "/api/commands", "commands.lua",
                          {"TOKENS_FILE": tokens_path, "BATCH": str(batch)}, duration, 256)
         accepted = (result["requests"] - result["non_2xx"]) * batch / duration
         return {"id": identifier, "scenario": "POST /api/commands, %d create-task per request, 256 connections" % batch,
@@ -169,7 +232,7 @@ def scenario_write(duration, batch, identifier, target):
 
 def scenario_p4(duration):
     """Visibility latency from 202 to the stream and to GET /api/tasks, under 1,500 commands/s."""
-    server = PrismServer().start()
+    server = target_server()
     stop = threading.Event()
     try:
         _, load_tokens = write_tokens(32, "p4-load")
@@ -191,7 +254,7 @@ def scenario_p4(duration):
             thread.start()
 
         probe = make_token("p4-probe-" + uuid.uuid4().hex[:6])
-        stream = SseClient(server.port, probe)
+        stream = SseClient(server, probe)
         stream.next_message()
         stream.next_message()
         to_stream, to_list = [], []
@@ -369,10 +432,19 @@ def main():
                         help="5 s load runs, 100,000 events, 2,000 streams: a smoke run, not a record")
     parser.add_argument("--only", default="P1,P2,P3,P4,P5,P6,P7", help="comma-separated scenario ids")
     parser.add_argument("--chart", default=CHART, help="latency chart to write (PNG); '' for none")
+    parser.add_argument("--cluster", action="store_true",
+                        help="run P1-P4 on the local cluster (scripts/cluster) through its nginx")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.events, args.streams = 5, 100000, 2000
     wanted = set(args.only.split(","))
+    global CLUSTER
+    stop_cluster = None
+    if args.cluster:
+        wanted &= {"P1", "P2", "P3", "P4"}
+        CLUSTER, stop_cluster = start_cluster()
+        if args.chart == CHART:
+            args.chart = os.path.join(ROOT, "docs", "benchmarks-latency-cluster.png")
 
     results = []
     scenarios = [
@@ -385,10 +457,17 @@ def main():
         ("P7", scenario_p7),
     ]
     started = time.time()
-    for identifier, run in scenarios:
-        if identifier in wanted:
-            print("running %s..." % identifier, file=sys.stderr, flush=True)
-            results.append(run())
+    try:
+        for identifier, run in scenarios:
+            if identifier in wanted:
+                if CLUSTER is not None:
+                    waited = settle_cluster(CLUSTER)
+                    print("cluster settled in %.0f s" % waited, file=sys.stderr, flush=True)
+                print("running %s..." % identifier, file=sys.stderr, flush=True)
+                results.append(run())
+    finally:
+        if stop_cluster:
+            stop_cluster()
 
     print("\n| id | scenario | figure | reference | ratio | target | met |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -402,8 +481,10 @@ def main():
     if chart:
         print("latency chart: %s" % os.path.relpath(chart, ROOT))
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
+    name = "latest-cluster.json" if args.cluster else "latest.json"
+    with open(os.path.join(HERE, "results", name), "w") as f:
         json.dump({"date": time.strftime("%Y-%m-%d %H:%M:%S"), "nproc": os.cpu_count(),
+                   "target": "cluster" if args.cluster else "prism serve",
                    "load_average_at_end": os.getloadavg(), "seconds": elapsed,
                    "results": results}, f, indent=2)
 
