@@ -46,7 +46,7 @@ CLUSTER = None
 
 
 def target_server(extra_env=None):
-    """A server for one scenario: the cluster when --cluster is given, else a new prism serve."""
+    """Returns the server of one scenario: the cluster when --cluster is given, else a new prism serve."""
     if CLUSTER is not None:
         return CLUSTER
     return PrismServer(extra_env).start()

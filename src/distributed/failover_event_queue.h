@@ -2,7 +2,7 @@
 // (Redis Streams in the distributed backend) is unavailable, so projections keep catching up
 // through an outage of the queue.
 //
-// Acknowledgements go to both queues, so the fallback always resumes where the consumer stands.
+// Acknowledgements go to both queues, so the fallback always resumes at the consumer's position.
 // While on the fallback, the primary is probed every `probe_interval`; the first successful poll
 // switches back. The consumer may see an event twice around a switch; the projector skips events
 // it has already applied, by stream version.

@@ -1,6 +1,6 @@
-// Leadership among the processes of one role: at most one process holds it at a time, so that
-// work which must run once per deployment (the projector) runs in one process while the others
-// stand by.
+// Leadership among the processes of one role. At most one process is the leader at a time, so
+// work that must run once per deployment (the projector) runs in one process while the others
+// wait to take over.
 #pragma once
 
 namespace prism::storage {
@@ -10,8 +10,8 @@ class LeaderLock {
  public:
   virtual ~LeaderLock() = default;
 
-  // Takes leadership when no other process holds it; returns whether this process holds it now.
-  // Throws StorageUnavailable when the backend cannot be reached.
+  // Takes leadership when no other process has it, and returns whether this process is the
+  // leader now. Throws StorageUnavailable when the backend cannot be reached.
   virtual bool TryAcquire() = 0;
 
   // Whether leadership is still held. Returns false once the session that held it is gone (the

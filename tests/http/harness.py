@@ -62,7 +62,7 @@ class Response:
 
 
 class Client:
-    """Requests and waits against a Prism Plan HTTP endpoint; subclasses say how to connect."""
+    """Sends requests to a Prism Plan HTTP endpoint and waits for results. Subclasses implement connect()."""
 
     def connect(self, timeout):
         raise NotImplementedError

@@ -52,7 +52,7 @@ TEST(FailoverEventQueue, PollsThePrimaryWhileItIsUp) {
   EXPECT_FALSE(queue.OnFallback());
 }
 
-TEST(FailoverEventQueue, ReadsTheFallbackDuringAnOutageAndReturnsAfterIt) {
+TEST(FailoverEventQueue, FallsBackDuringOutageAndReturns) {
   auto primary = std::make_shared<FakeQueue>(100);
   auto fallback = std::make_shared<FakeQueue>(1);
   FailoverEventQueue queue(primary, fallback, 50ms);
@@ -72,7 +72,7 @@ TEST(FailoverEventQueue, ReadsTheFallbackDuringAnOutageAndReturnsAfterIt) {
   EXPECT_FALSE(queue.OnFallback());
 }
 
-TEST(FailoverEventQueue, AcknowledgesBothQueuesAndOnlyTheFallbackDuringAnOutage) {
+TEST(FailoverEventQueue, AcknowledgesBothQueuesUntilOutage) {
   auto primary = std::make_shared<FakeQueue>(100);
   auto fallback = std::make_shared<FakeQueue>(1);
   FailoverEventQueue queue(primary, fallback);
