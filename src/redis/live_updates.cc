@@ -54,48 +54,12 @@ bool Decode(std::string_view text, storage::LiveUpdate* out) {
 
 }  // namespace
 
-struct RedisLiveUpdates::Subscriber {
-  explicit Subscriber(Handler h) : handler(std::move(h)) {}
-
-  // Held while the handler runs and while the subscription is cancelled, so cancelling waits for
-  // a running call. Recursive, so a handler can cancel its own subscription.
-  std::recursive_mutex mutex;
-  bool active = true;  // guarded by mutex
-  Handler handler;
-};
-
-struct RedisLiveUpdates::Registry {
-  std::mutex mutex;  // guards subscribers
-  std::vector<std::shared_ptr<Subscriber>> subscribers;
-};
-
-class RedisLiveUpdates::SubscriptionHandle final : public Subscription {
- public:
-  SubscriptionHandle(std::shared_ptr<Registry> registry, std::shared_ptr<Subscriber> subscriber)
-      : registry_(std::move(registry)), subscriber_(std::move(subscriber)) {}
-
-  ~SubscriptionHandle() override {
-    {
-      std::lock_guard lock(subscriber_->mutex);
-      subscriber_->active = false;
-    }
-    std::lock_guard lock(registry_->mutex);
-    auto& list = registry_->subscribers;
-    list.erase(std::remove(list.begin(), list.end(), subscriber_), list.end());
-  }
-
- private:
-  std::shared_ptr<Registry> registry_;
-  std::shared_ptr<Subscriber> subscriber_;
-};
-
 RedisLiveUpdates::RedisLiveUpdates(Endpoint endpoint, Options options)
     : options_(std::move(options)),
       task_channel_(options_.key_prefix + options_.task_channel),
       settings_channel_(options_.key_prefix + options_.settings_channel),
       endpoint_(endpoint),
-      client_(std::move(endpoint), options_.client, std::string(kComponent)),
-      registry_(std::make_shared<Registry>()) {}
+      client_(std::move(endpoint), options_.client, std::string(kComponent)) {}
 
 RedisLiveUpdates::~RedisLiveUpdates() {
   {
@@ -119,11 +83,7 @@ void RedisLiveUpdates::Publish(std::vector<storage::LiveUpdate> updates) {
 }
 
 std::unique_ptr<storage::LiveUpdates::Subscription> RedisLiveUpdates::Subscribe(Handler handler) {
-  auto subscriber = std::make_shared<Subscriber>(std::move(handler));
-  {
-    std::lock_guard lock(registry_->mutex);
-    registry_->subscribers.push_back(subscriber);
-  }
+  std::unique_ptr<Subscription> subscription = local_.Subscribe(std::move(handler));
   EnsureSubscriberThread();
   {
     std::unique_lock lock(mutex_);
@@ -133,7 +93,7 @@ std::unique_ptr<storage::LiveUpdates::Subscription> RedisLiveUpdates::Subscribe(
                 {{"server", client_.Describe()}});
     }
   }
-  return std::make_unique<SubscriptionHandle>(registry_, std::move(subscriber));
+  return subscription;
 }
 
 bool RedisLiveUpdates::Subscribed() {
@@ -229,22 +189,10 @@ void RedisLiveUpdates::Dispatch(const redisReply* message) {
               {{"channel", ReplyText(message->element[1])}});
     return;
   }
-  std::vector<std::shared_ptr<Subscriber>> snapshot;
-  {
-    std::lock_guard lock(registry_->mutex);
-    snapshot = registry_->subscribers;
-  }
-  for (const std::shared_ptr<Subscriber>& subscriber : snapshot) {
-    std::lock_guard lock(subscriber->mutex);
-    if (!subscriber->active) continue;
-    try {
-      subscriber->handler(update);
-    } catch (const std::exception& error) {
-      log::Error(
-          kComponent, "live update handler threw",
-          {{"user_id", update.user_id}, {"position", update.position}, {"error", error.what()}});
-    }
-  }
+  // The in-process fan-out runs each handler on this thread and logs a handler that throws.
+  std::vector<storage::LiveUpdate> updates;
+  updates.push_back(std::move(update));
+  local_.Publish(std::move(updates));
 }
 
 }  // namespace prism::redis

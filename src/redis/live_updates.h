@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "inprocess/live_updates.h"
 #include "redis/connection.h"
 #include "storage/interfaces.h"
 
@@ -47,10 +48,6 @@ class RedisLiveUpdates final : public storage::LiveUpdates {
   bool Subscribed();
 
  private:
-  struct Subscriber;
-  struct Registry;
-  class SubscriptionHandle;
-
   void EnsureSubscriberThread();
   void RunSubscriber();
   // Connects, subscribes and reads until stopping or a failure. Returns whether the subscription
@@ -64,7 +61,8 @@ class RedisLiveUpdates final : public storage::LiveUpdates {
   const std::string settings_channel_;
   const Endpoint endpoint_;
   Client client_;  // for PUBLISH
-  std::shared_ptr<Registry> registry_;
+  // The handlers of this process; the subscriber thread publishes each received update to them.
+  inprocess::InProcessLiveUpdates local_;
 
   std::mutex mutex_;  // guards the fields below
   std::condition_variable state_changed_;
