@@ -175,6 +175,30 @@ TEST_F(RedisTest, DeadConsumersLeaseIsClaimedByAnother) {
   EXPECT_LT(Clock::now() - started, 2s);
 }
 
+TEST_F(RedisTest, LostCounterRestartsAtUserCursor) {
+  RedisCommandQueue::Options options;
+  options.key_prefix = prefix_;
+  options.user_cursor = [](std::string_view user_id) { return user_id == "alice" ? 41 : 0; };
+  RedisCommandQueue queue(ParseConnectionString(url_), options);
+  ASSERT_EQ(EnqueueAndWait(queue, {Command("alice", "a1")}), std::nullopt);
+  ASSERT_EQ(EnqueueAndWait(queue, {Command("bob", "b1"), Command("alice", "a2")}), std::nullopt);
+
+  // Redis loses the counters, as after a restart without its data.
+  Connection admin(ParseConnectionString(url_), 2s, 2s);
+  admin.Run({"DEL", prefix_ + "command-queue:seq:alice", prefix_ + "command-queue:seq:bob"});
+  ASSERT_EQ(EnqueueAndWait(queue, {Command("alice", "a3"), Command("bob", "b2")}), std::nullopt);
+
+  std::vector<storage::QueuedCommand> leased = queue.Lease("worker", 10, 60s, 0ms);
+  ASSERT_EQ(leased.size(), 5u);
+  std::vector<std::pair<std::string, int64_t>> sequences;
+  for (const storage::QueuedCommand& command : leased) {
+    sequences.emplace_back(command.idempotency_key, command.user_seq);
+  }
+  std::vector<std::pair<std::string, int64_t>> expected = {
+      {"a1", 42}, {"b1", 1}, {"a2", 43}, {"a3", 42}, {"b2", 1}};
+  EXPECT_EQ(sequences, expected);
+}
+
 TEST_F(RedisTest, TwoReplicasEnqueueGapFreeSequences) {
   auto first = MakeQueue();
   auto second = MakeQueue();
@@ -246,7 +270,8 @@ TEST_F(RedisTest, PutIfNewerRaceKeepsHighestStamp) {
       start.arrive_and_wait();
       for (int i = 0; i < kPerThread; ++i) {
         int64_t stamp = i * 4 + t;  // every stamp once, interleaved across threads
-        bool stored = caches[t]->PutIfNewer("alice:ts", "at " + std::to_string(stamp), stamp, 60s);
+        bool stored = caches[t]->PutIfNewer("alice:ts", "at " + std::to_string(stamp), stamp,
+                                            60s) == storage::CacheWrite::kStored;
         if (stored && stamp == 4 * kPerThread - 1) ++stored_at_max;
       }
     });
@@ -255,7 +280,7 @@ TEST_F(RedisTest, PutIfNewerRaceKeepsHighestStamp) {
 
   EXPECT_EQ(caches[0]->Get("alice:ts"), "at " + std::to_string(4 * kPerThread - 1));
   EXPECT_EQ(stored_at_max, 1);
-  EXPECT_FALSE(caches[1]->PutIfNewer("alice:ts", "stale", 5, 60s));
+  EXPECT_EQ(caches[1]->PutIfNewer("alice:ts", "stale", 5, 60s), storage::CacheWrite::kKept);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -387,7 +412,8 @@ TEST(RedisOutage, DownServerFailsPromptly) {
   EXPECT_THROW(queue.Depth(), storage::StorageUnavailable);
   std::optional<std::string> failure = EnqueueAndWait(queue, {Command("alice", "a1")});
   EXPECT_FALSE(cache.Get("alice:ts").has_value());
-  EXPECT_FALSE(cache.PutIfNewer("alice:ts", "page", 1, 60s));
+  EXPECT_EQ(cache.PutIfNewer("alice:ts", "page", 1, 60s), storage::CacheWrite::kFailed);
+  EXPECT_FALSE(cache.InvalidateBefore(1));
   auto elapsed = Clock::now() - started;
 
   ASSERT_TRUE(failure.has_value());
