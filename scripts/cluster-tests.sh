@@ -42,5 +42,5 @@ if [[ -f web/dist/index.html ]]; then
     npm run e2e --silent)
 fi
 
-echo "== cluster: failure tests"
-(cd tests/cluster && python3 -m unittest -v test_failures)
+echo "== cluster: failure and outage tests"
+(cd tests/cluster && python3 -m unittest -v test_failures test_outages)

@@ -390,6 +390,11 @@ int RunRebuild(const Config& config) {
                   {{"events", replayed}, {"position", position}, {"head", head}});
       }
     }
+    // Cached pages were built from the read models before the reset; a shared cache must not
+    // serve them any longer.
+    if (runtime.cache && !runtime.cache->InvalidateBefore(runtime.read_models->Checkpoint())) {
+      log::Warn("rebuild", "the cache could not be invalidated; its entries expire by their TTL");
+    }
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     log::Info("rebuild", "done",

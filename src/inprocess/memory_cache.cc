@@ -25,6 +25,7 @@ std::optional<std::string> MemoryCache::Get(const std::string& key) {
     Remove(shard, it);
     return std::nullopt;
   }
+  if (it->stamp < floor_.load()) return std::nullopt;
   shard.lru.splice(shard.lru.begin(), shard.lru, it);
   return it->value;
 }
@@ -35,16 +36,25 @@ void MemoryCache::Put(const std::string& key, std::string value, std::chrono::se
   Store(shard, key, std::move(value), std::numeric_limits<int64_t>::min(), ttl);
 }
 
-bool MemoryCache::PutIfNewer(const std::string& key, std::string value, int64_t stamp,
-                             std::chrono::seconds ttl) {
+storage::CacheWrite MemoryCache::PutIfNewer(const std::string& key, std::string value,
+                                            int64_t stamp, std::chrono::seconds ttl) {
   Shard& shard = ShardFor(key);
   std::lock_guard lock(shard.mutex);
   auto found = shard.index.find(key);
   if (found != shard.index.end()) {
     const Entry& existing = *found->second;
-    if (existing.expires_at > Now() && existing.stamp >= stamp) return false;
+    if (existing.expires_at > Now() && existing.stamp >= stamp) return storage::CacheWrite::kKept;
   }
-  return Store(shard, key, std::move(value), stamp, ttl);
+  // A value Store refuses leaves no entry behind, so nothing stale remains either way.
+  bool stored = Store(shard, key, std::move(value), stamp, ttl);
+  return stored ? storage::CacheWrite::kStored : storage::CacheWrite::kKept;
+}
+
+bool MemoryCache::InvalidateBefore(int64_t stamp) {
+  int64_t current = floor_.load();
+  while (current < stamp && !floor_.compare_exchange_weak(current, stamp)) {
+  }
+  return true;
 }
 
 bool MemoryCache::Store(Shard& shard, const std::string& key, std::string value, int64_t stamp,

@@ -1,10 +1,12 @@
 // An in-memory storage::Cache for one process.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -46,9 +48,11 @@ class MemoryCache final : public storage::Cache {
   // (and any older value of the key is erased).
   void Put(const std::string& key, std::string value, std::chrono::seconds ttl) override;
   // An expired entry counts as absent; an entry with an equal stamp is kept. Otherwise as Put.
-  bool PutIfNewer(const std::string& key, std::string value, int64_t stamp,
-                  std::chrono::seconds ttl) override;
+  storage::CacheWrite PutIfNewer(const std::string& key, std::string value, int64_t stamp,
+                                 std::chrono::seconds ttl) override;
   void Erase(const std::string& key) override;
+  // Entries below the floor stay stored until evicted or replaced, but Get misses them.
+  bool InvalidateBefore(int64_t stamp) override;
 
   // Entries stored, expired ones included until they are dropped.
   size_t Size();
@@ -81,6 +85,7 @@ class MemoryCache final : public storage::Cache {
   std::chrono::steady_clock::time_point Now() const;
 
   Clock clock_;
+  std::atomic<int64_t> floor_{std::numeric_limits<int64_t>::min()};
   size_t max_entries_per_shard_;
   size_t max_bytes_per_shard_;
   std::vector<std::unique_ptr<Shard>> shards_;

@@ -10,10 +10,12 @@ class NullCache : public storage::Cache {
  public:
   std::optional<std::string> Get(const std::string&) override { return std::nullopt; }
   void Put(const std::string&, std::string, std::chrono::seconds) override {}
-  bool PutIfNewer(const std::string&, std::string, int64_t, std::chrono::seconds) override {
-    return false;
+  storage::CacheWrite PutIfNewer(const std::string&, std::string, int64_t,
+                                 std::chrono::seconds) override {
+    return storage::CacheWrite::kKept;
   }
   void Erase(const std::string&) override {}
+  bool InvalidateBefore(int64_t) override { return true; }
 };
 
 }  // namespace prism::inprocess

@@ -4,6 +4,8 @@
 #include <thread>
 #include <utility>
 
+#include "common/backoff.h"
+
 namespace prism::postgres {
 
 namespace {
@@ -216,7 +218,7 @@ void ConnectionPool::NoteConnectFailure(const std::string& error) {
     backoff_ = backoff_.count() == 0 ? options_.initial_backoff
                                      : std::min(backoff_ * 2, options_.max_backoff);
     backoff = backoff_;
-    next_connect_at_ = std::chrono::steady_clock::now() + backoff_;
+    next_connect_at_ = std::chrono::steady_clock::now() + Jittered(backoff_);
     last_connect_error_ = error;
   }
   if (was_reachable) {

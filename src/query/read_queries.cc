@@ -70,7 +70,8 @@ std::string ReadQueries::BuildPage(std::string_view user_id, const PageCursor& c
   return json::serialize(body);
 }
 
-std::string ReadQueries::FillTaskPages(std::string_view user_id, int64_t stamp, uint32_t wanted) {
+std::string ReadQueries::FillTaskPages(std::string_view user_id, int64_t stamp, uint32_t wanted,
+                                       storage::CacheWrite* written) {
   std::vector<std::string> pages;
   PageCursor cursor;
   std::string wanted_page;
@@ -81,7 +82,9 @@ std::string ReadQueries::FillTaskPages(std::string_view user_id, int64_t stamp, 
     if (next.after_position < 0) break;
     cursor = next;
   }
-  cache_->PutIfNewer(TasksCacheKey(user_id), EncodePages(pages), stamp, options_.tasks_ttl);
+  storage::CacheWrite result =
+      cache_->PutIfNewer(TasksCacheKey(user_id), EncodePages(pages), stamp, options_.tasks_ttl);
+  if (written) *written = result;
   return wanted_page;
 }
 
@@ -122,10 +125,14 @@ std::string ReadQueries::Settings(std::string_view user_id) {
   return body;
 }
 
-void ReadQueries::Refresh(std::string_view user_id, int64_t stamp) {
-  if (options_.cached_pages > 0) FillTaskPages(user_id, stamp, 0);
-  cache_->PutIfNewer(SettingsCacheKey(user_id), BuildSettings(user_id), stamp,
-                     options_.settings_ttl);
+bool ReadQueries::Refresh(std::string_view user_id, int64_t stamp) {
+  storage::CacheWrite tasks = storage::CacheWrite::kKept;
+  if (options_.cached_pages > 0) FillTaskPages(user_id, stamp, 0, &tasks);
+  storage::CacheWrite settings = cache_->PutIfNewer(
+      SettingsCacheKey(user_id), BuildSettings(user_id), stamp, options_.settings_ttl);
+  return tasks != storage::CacheWrite::kFailed && settings != storage::CacheWrite::kFailed;
 }
+
+bool ReadQueries::InvalidateCacheBefore(int64_t stamp) { return cache_->InvalidateBefore(stamp); }
 
 }  // namespace prism::query

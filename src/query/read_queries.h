@@ -37,8 +37,14 @@ class ReadQueries {
   std::string Settings(std::string_view user_id);
 
   // Recomputes the cached pages and settings of a user from the read models. `stamp` is the
-  // read-model checkpoint after the write that changed them.
-  void Refresh(std::string_view user_id, int64_t stamp);
+  // read-model checkpoint after the write that changed them. Returns false when the cache could
+  // not be reached, so that an entry older than `stamp` may be left; the caller must then
+  // InvalidateCacheBefore(stamp) once the cache is back.
+  bool Refresh(std::string_view user_id, int64_t stamp);
+
+  // Makes cached entries older than `stamp` count as absent everywhere (Cache::InvalidateBefore).
+  // Returns false when the cache could not be reached.
+  bool InvalidateCacheBefore(int64_t stamp);
 
   // Decodes a page token of the user; nullopt when malformed, edited or foreign.
   std::optional<PageCursor> DecodeToken(std::string_view user_id, std::string_view token) const {
@@ -50,7 +56,9 @@ class ReadQueries {
  private:
   std::string BuildPage(std::string_view user_id, const PageCursor& cursor, int page_size,
                         PageCursor* next);
-  std::string FillTaskPages(std::string_view user_id, int64_t stamp, uint32_t wanted);
+  // `written`, when given, receives the outcome of the cache write.
+  std::string FillTaskPages(std::string_view user_id, int64_t stamp, uint32_t wanted,
+                            storage::CacheWrite* written = nullptr);
   std::string BuildSettings(std::string_view user_id);
 
   std::shared_ptr<storage::ReadModels> read_models_;

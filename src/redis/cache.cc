@@ -29,6 +29,26 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 )lua");
 
+// KEYS[1] entry, KEYS[2] floor. Returns the value, or nil when absent or below the floor.
+const Script kGetScript(R"lua(
+local entry = redis.call('HMGET', KEYS[1], 'v', 's')
+if not entry[1] then return false end
+local floor = redis.call('GET', KEYS[2])
+if floor and (not entry[2] or tonumber(entry[2]) < tonumber(floor)) then return false end
+return entry[1]
+)lua");
+
+// KEYS[1] floor. ARGV: stamp. Raises the floor to the stamp, never lowers it.
+const Script kRaiseFloorScript(R"lua(
+local floor = redis.call('GET', KEYS[1])
+if floor and tonumber(floor) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+)lua");
+
+// The floor's key. Entry keys end in ":ts" or ":us", so it cannot be one of them.
+constexpr std::string_view kFloorKey = "cache-floor";
+
 }  // namespace
 
 Client::Options RedisCache::DefaultClient() {
@@ -45,7 +65,7 @@ RedisCache::RedisCache(Endpoint endpoint, Options options)
           std::move(endpoint),
           [&] {
             Client::Options client = options.client;
-            client.scripts = {&kPutIfNewerScript, &kPutScript};
+            client.scripts = {&kPutIfNewerScript, &kPutScript, &kGetScript, &kRaiseFloorScript};
             return client;
           }(),
           std::string(kComponent)) {}
@@ -53,9 +73,10 @@ RedisCache::RedisCache(Endpoint endpoint, Options options)
 std::optional<std::string> RedisCache::Get(const std::string& key) {
   try {
     Reply reply = client_.With([&](Connection& connection) {
-      return connection.Run({"HGET", prefix_ + key, "v"});
+      return connection.Eval(kGetScript, {prefix_ + key, prefix_ + std::string(kFloorKey)}, {});
     });
-    ExpectOk(reply.get(), "HGET");
+    ExpectOk(reply.get(), "get");
+    NoteSuccess();
     if (reply->type != REDIS_REPLY_STRING) return std::nullopt;
     return ReplyText(reply.get());
   } catch (const StorageUnavailable& error) {
@@ -74,24 +95,28 @@ void RedisCache::Put(const std::string& key, std::string value, std::chrono::sec
       return connection.Eval(kPutScript, {prefix_ + key}, {value, std::to_string(ttl.count())});
     });
     ExpectOk(reply.get(), "put");
+    NoteSuccess();
   } catch (const StorageUnavailable& error) {
     LogFailure("put", error);
   }
 }
 
-bool RedisCache::PutIfNewer(const std::string& key, std::string value, int64_t stamp,
-                            std::chrono::seconds ttl) {
+storage::CacheWrite RedisCache::PutIfNewer(const std::string& key, std::string value, int64_t stamp,
+                                           std::chrono::seconds ttl) {
   try {
-    if (ttl.count() <= 0) return false;
+    // With caching switched off (a TTL of zero) nothing is ever stored, so nothing is left.
+    if (ttl.count() <= 0) return storage::CacheWrite::kKept;
     Reply reply = client_.With([&](Connection& connection) {
       return connection.Eval(kPutIfNewerScript, {prefix_ + key},
                              {value, std::to_string(stamp), std::to_string(ttl.count())});
     });
     ExpectOk(reply.get(), "put-if-newer");
-    return ReplyInteger(reply.get()) == 1;
+    NoteSuccess();
+    return ReplyInteger(reply.get()) == 1 ? storage::CacheWrite::kStored
+                                          : storage::CacheWrite::kKept;
   } catch (const StorageUnavailable& error) {
     LogFailure("put-if-newer", error);
-    return false;
+    return storage::CacheWrite::kFailed;
   }
 }
 
@@ -102,12 +127,30 @@ void RedisCache::Erase(const std::string& key) {
   ExpectOk(reply.get(), "DEL");
 }
 
-void RedisCache::LogFailure(std::string_view operation, const std::exception& error) {
-  long suppressed = failure_log_.Admit(operation);
-  if (suppressed >= 0) {
-    log::Warn(kComponent, "cache unavailable; treated as a miss",
-              {{"operation", operation}, {"error", error.what()}, {"suppressed", suppressed}});
+bool RedisCache::InvalidateBefore(int64_t stamp) {
+  try {
+    Reply reply = client_.With([&](Connection& connection) {
+      return connection.Eval(kRaiseFloorScript, {prefix_ + std::string(kFloorKey)},
+                             {std::to_string(stamp)});
+    });
+    ExpectOk(reply.get(), "raise-floor");
+    NoteSuccess();
+    return true;
+  } catch (const StorageUnavailable& error) {
+    LogFailure("raise-floor", error);
+    return false;
   }
+}
+
+void RedisCache::LogFailure(std::string_view operation, const std::exception& error) {
+  if (failing_.exchange(true)) return;
+  log::Warn(kComponent, "cache unavailable; reads go to the read models until it is back",
+            {{"operation", operation}, {"error", error.what()}});
+}
+
+void RedisCache::NoteSuccess() {
+  if (!failing_.load(std::memory_order_relaxed)) return;
+  if (failing_.exchange(false)) log::Info(kComponent, "cache reachable again");
 }
 
 }  // namespace prism::redis

@@ -1,6 +1,7 @@
 // storage::Cache on Redis: one hash per key, with the value and the stamp of PutIfNewer.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <string>
 
@@ -16,7 +17,7 @@ namespace prism::redis {
 //
 // The cache is an optimisation, so a slow or absent Redis never fails a read: Get counts a
 // failure or a timeout (client.command_timeout, short by default) as a miss, and Put and
-// PutIfNewer drop the value. Those failures are logged at most once per 10 s. Erase throws
+// PutIfNewer drop the value. The change to failing and back is logged, once each way. Erase throws
 // StorageUnavailable, because a caller that invalidates must know when that failed. Thread-safe.
 class RedisCache final : public storage::Cache {
  public:
@@ -33,16 +34,21 @@ class RedisCache final : public storage::Cache {
   // replaces it.
   void Put(const std::string& key, std::string value, std::chrono::seconds ttl) override;
   // An entry with an equal or higher stamp is kept; an expired entry counts as absent.
-  bool PutIfNewer(const std::string& key, std::string value, int64_t stamp,
-                  std::chrono::seconds ttl) override;
+  storage::CacheWrite PutIfNewer(const std::string& key, std::string value, int64_t stamp,
+                                 std::chrono::seconds ttl) override;
   void Erase(const std::string& key) override;
+  // The floor is one key, <key_prefix>cache-floor, which Get reads in the same script as the
+  // entry, so one round trip still serves a hit.
+  bool InvalidateBefore(int64_t stamp) override;
 
  private:
+  // Log the change between reachable and unreachable, once each way.
   void LogFailure(std::string_view operation, const std::exception& error);
+  void NoteSuccess();
 
   const std::string prefix_;
   Client client_;
-  log::RateLimiter failure_log_{std::chrono::seconds(10)};
+  std::atomic<bool> failing_{false};
 };
 
 }  // namespace prism::redis

@@ -15,11 +15,16 @@ constexpr std::string_view kGroup = "workers";
 constexpr std::string_view kQueueFull = "command queue is full";
 
 // KEYS[1] stream. ARGV: group, key base, admission limit, command count, then per command user,
-// idempotency key, accepted_at_ms, body. Returns 1 when queued, 0 when the queue is full.
+// idempotency key, accepted_at_ms, body. Returns 1 when queued, 0 when the queue is full, and
+// the user id when a user's sequence counter is missing (nothing is queued then).
 const Script kEnqueueScript(R"lua(
 local stream = KEYS[1]
 local base = ARGV[2]
 local count = tonumber(ARGV[4])
+for i = 0, count - 1 do
+  local user = ARGV[5 + 4 * i]
+  if redis.call('EXISTS', base .. ':seq:' .. user) == 0 then return user end
+end
 if redis.call('EXISTS', stream) == 0 then
   redis.call('XGROUP', 'CREATE', stream, ARGV[1], '0', 'MKSTREAM')
 end
@@ -238,18 +243,10 @@ std::vector<std::optional<std::string>> RedisCommandQueue::SendGroup(
   try {
     Client::Handle connection = client_.Acquire();
     for (const PendingBatch& batch : group) {
-      std::vector<std::string> args = {std::string(kGroup), stream_,
-                                       std::to_string(options_.admission_limit),
-                                       std::to_string(batch.commands.size())};
-      for (const storage::NewCommand& command : batch.commands) {
-        args.push_back(command.user_id);
-        args.push_back(command.idempotency_key);
-        args.push_back(std::to_string(command.accepted_at_ms));
-        args.push_back(command.body);
-      }
-      connection->AppendEval(kEnqueueScript, {stream_}, args);
+      connection->AppendEval(kEnqueueScript, {stream_}, EnqueueArgs(batch));
     }
     bool script_missing = false;
+    std::vector<size_t> unseeded;  // batches whose user has no sequence counter yet
     for (; replied < group.size(); ++replied) {
       Reply reply = connection->Read();
       if (IsError(reply.get(), "NOSCRIPT")) {
@@ -257,10 +254,13 @@ std::vector<std::optional<std::string>> RedisCommandQueue::SendGroup(
         failures[replied] = "command queue unavailable: the enqueue script was not loaded";
       } else if (IsError(reply.get())) {
         failures[replied] = "command queue unavailable: " + ReplyText(reply.get());
+      } else if (reply->type == REDIS_REPLY_STRING) {
+        unseeded.push_back(replied);
       } else if (ReplyInteger(reply.get()) == 0) {
         failures[replied] = std::string(kQueueFull);
       }
     }
+    for (size_t index : unseeded) failures[index] = SendSeeded(*connection, group[index]);
     // The server lost its script cache (SCRIPT FLUSH, or a restart between two connects). The
     // batches above failed as a whole; loading the script lets their retries through.
     if (script_missing) connection->Run({"SCRIPT", "LOAD", kEnqueueScript.source});
@@ -277,6 +277,56 @@ std::vector<std::optional<std::string>> RedisCommandQueue::SendGroup(
     }
   }
   return failures;
+}
+
+// Creates the missing sequence counters of the batch's users at their cursors in the event store,
+// then sends the batch again. Starting at zero instead would give new commands numbers the store
+// has already applied, and it would drop them as duplicates.
+std::optional<std::string> RedisCommandQueue::SendSeeded(Connection& connection,
+                                                         const PendingBatch& batch) {
+  for (size_t attempt = 0; attempt <= batch.commands.size(); ++attempt) {
+    Reply reply = connection.Eval(kEnqueueScript, {stream_}, EnqueueArgs(batch));
+    if (IsError(reply.get())) return "command queue unavailable: " + ReplyText(reply.get());
+    if (reply->type != REDIS_REPLY_STRING) {
+      if (ReplyInteger(reply.get()) == 0) return std::string(kQueueFull);
+      return std::nullopt;
+    }
+    if (auto failure = SeedCounter(connection, ReplyText(reply.get()))) return failure;
+  }
+  return std::string("command queue unavailable: sequence counters vanished while seeding");
+}
+
+std::optional<std::string> RedisCommandQueue::SeedCounter(Connection& connection,
+                                                          const std::string& user_id) {
+  int64_t cursor = 0;
+  if (options_.user_cursor) {
+    try {
+      cursor = options_.user_cursor(user_id);
+    } catch (const StorageUnavailable& error) {
+      return std::string("command queue unavailable: reading the user's position failed: ") +
+             error.what();
+    }
+  }
+  Reply seeded = connection.Run({"SET", stream_ + ":seq:" + user_id, std::to_string(cursor), "NX"});
+  ExpectOk(seeded.get(), "SET");
+  if (seeded->type == REDIS_REPLY_STATUS) {
+    log::Info(kComponent, "sequence counter created from the event store",
+              {{"user_id", user_id}, {"cursor", cursor}});
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> RedisCommandQueue::EnqueueArgs(const PendingBatch& batch) const {
+  std::vector<std::string> args = {std::string(kGroup), stream_,
+                                   std::to_string(options_.admission_limit),
+                                   std::to_string(batch.commands.size())};
+  for (const storage::NewCommand& command : batch.commands) {
+    args.push_back(command.user_id);
+    args.push_back(command.idempotency_key);
+    args.push_back(std::to_string(command.accepted_at_ms));
+    args.push_back(command.body);
+  }
+  return args;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,10 +5,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -45,6 +47,9 @@ class RedisCommandQueue final : public storage::CommandQueue {
     // with "command queue is full". Also bounds the commands waiting for the writer thread.
     int64_t admission_limit = 100'000;
     size_t max_group_batches = 256;  // batches in one pipeline
+    // Returns the user's last applied sequence number (EventStore::UserCursor). A user's counter
+    // starts there when Redis has none, for a new user or after Redis lost its data. Empty: 0.
+    std::function<int64_t(std::string_view user_id)> user_cursor;
     Client::Options client;
   };
 
@@ -83,6 +88,10 @@ class RedisCommandQueue final : public storage::CommandQueue {
 
   void RunWriter();
   std::vector<std::optional<std::string>> SendGroup(const std::vector<PendingBatch>& group);
+  // Sends a batch whose users lack sequence counters, after creating them. Returns the failure.
+  std::optional<std::string> SendSeeded(Connection& connection, const PendingBatch& batch);
+  std::optional<std::string> SeedCounter(Connection& connection, const std::string& user_id);
+  std::vector<std::string> EnqueueArgs(const PendingBatch& batch) const;
   LeaseResult TryLease(std::string_view consumer, size_t max, std::chrono::milliseconds lease);
   void WaitForNew(const std::string& last_id, std::chrono::milliseconds block);
 

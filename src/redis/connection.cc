@@ -7,6 +7,7 @@
 #include <thread>
 #include <utility>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "storage/types.h"
 
@@ -441,7 +442,7 @@ void Client::MarkUnavailable(std::string_view error) {
     available_ = false;
     backoff_ =
         backoff_.count() == 0 ? options_.backoff_min : std::min(backoff_ * 2, options_.backoff_max);
-    next_connect_ = std::chrono::steady_clock::now() + backoff_;
+    next_connect_ = std::chrono::steady_clock::now() + Jittered(backoff_);
     last_error_ = std::string(error);
   }
   if (changed) {

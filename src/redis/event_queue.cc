@@ -178,6 +178,7 @@ void OutboxRelay::Wake() {
 
 void OutboxRelay::Run() {
   log::Info(kComponent, "outbox relay started", {{"stream", stream_}});
+  bool failing = false;  // logged once per change, not once per attempt
   for (;;) {
     uint64_t seen;
     {
@@ -188,12 +189,14 @@ void OutboxRelay::Run() {
     int64_t appended = 0;
     try {
       appended = RelayOnce();
+      if (failing) log::Info(kComponent, "relaying events again", {{"stream", stream_}});
+      failing = false;
     } catch (const StorageUnavailable& error) {
-      long suppressed = failure_log_.Admit("relay");
-      if (suppressed >= 0) {
-        log::Error(kComponent, "relaying events failed; retrying",
-                   {{"error", error.what()}, {"suppressed", suppressed}});
+      if (!failing) {
+        log::Error(kComponent, "relaying events failed; retrying until it works",
+                   {{"stream", stream_}, {"error", error.what()}});
       }
+      failing = true;
     }
     if (appended > 0) continue;
     std::unique_lock lock(thread_mutex_);

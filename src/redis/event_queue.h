@@ -70,7 +70,6 @@ class OutboxRelay {
   std::condition_variable wakeup_;
   uint64_t wakeups_ = 0;
   bool stopping_ = false;
-  log::RateLimiter failure_log_{std::chrono::seconds(10)};
   std::thread thread_;
 };
 

@@ -32,6 +32,7 @@ RedisStorage OpenRedisStorage(const Config& config, std::shared_ptr<storage::Eve
   queue.stream = config.command_queue;
   queue.key_prefix = options.key_prefix;
   queue.admission_limit = config.admission_queue_limit;
+  queue.user_cursor = [events](std::string_view user_id) { return events->UserCursor(user_id); };
 
   OutboxRelay::Options relay;
   relay.stream = config.domain_events_queue;

@@ -137,6 +137,14 @@ class ReadModels {
 
 // Cached responses for the hot read path: the serialised first pages of each user's list
 // (`<userId>:ts`) and the user's settings (`<userId>:us`). Values are opaque bytes.
+// The result of a conditional cache write.
+enum class CacheWrite {
+  kStored,  // the value is in the cache
+  kKept,    // not stored, and no older entry is left: a fresher one was kept, or none is
+
+  kFailed,  // the cache could not be reached; nothing is known about the entry
+};
+
 class Cache {
  public:
   virtual ~Cache() = default;
@@ -146,10 +154,16 @@ class Cache {
   // Stores the value only when no entry exists or the existing entry's stamp is lower, atomically.
   // Readers that fill the cache on a miss pass the read-model checkpoint they read BEFORE reading
   // the data, and the projector passes the checkpoint after its write, so a slow reader can never
-  // overwrite a fresher entry with stale data. Returns whether the value was stored.
-  virtual bool PutIfNewer(const std::string& key, std::string value, int64_t stamp,
-                          std::chrono::seconds ttl) = 0;
+  // overwrite a fresher entry with stale data.
+  virtual CacheWrite PutIfNewer(const std::string& key, std::string value, int64_t stamp,
+                                std::chrono::seconds ttl) = 0;
   virtual void Erase(const std::string& key) = 0;
+
+  // Makes every entry stored with a stamp below `stamp` (or with none) count as absent from now
+  // on, for every process sharing the cache. The floor only rises. A writer whose refresh failed
+  // calls this once the cache is back, so entries that missed the refresh are not served again.
+  // Returns false when the cache could not be reached.
+  virtual bool InvalidateBefore(int64_t stamp) = 0;
 };
 
 // A message for the open streams of one user.

@@ -245,6 +245,7 @@ void Projector::Loop() {
 }
 
 size_t Projector::RunOnce(std::chrono::milliseconds wait) {
+  if (options_.refresh_cache && queries_) RaiseCacheFloor();
   std::vector<domain::Event> events = queue_->Poll(options_.consumer, options_.batch_size, wait);
   if (events.empty()) {
     Gauges().lag_events.Set(0);
@@ -267,17 +268,40 @@ void Projector::Apply(const std::vector<domain::Event>& events) {
   read_models_->Write(batch.TakeChanges(checkpoint));
 
   // Derived state after the durable write: caches, then live updates.
-  if (options_.refresh_cache && queries_) {
-    for (const std::string& user_id : batch.affected_users()) {
-      queries_->Refresh(user_id, checkpoint);
-    }
-  }
+  if (options_.refresh_cache && queries_) RefreshCache(batch.affected_users(), checkpoint);
   if (options_.publish_live_updates && live_) live_->Publish(batch.TakeUpdates());
 
   stats_.applied_position = checkpoint;
   stats_.applied_events += static_cast<int64_t>(events.size());
   stats_.last_event_timestamp_ms = events.back().timestamp_ms;
   if (options_.publish_live_updates) UpdateLagMetrics(checkpoint, events.back().timestamp_ms);
+}
+
+void Projector::RefreshCache(const std::set<std::string>& users, int64_t checkpoint) {
+  bool reached = true;
+  for (const std::string& user_id : users) {
+    reached = queries_->Refresh(user_id, checkpoint) && reached;
+  }
+  if (reached) return;
+  if (cache_floor_pending_ == 0) {
+    log::Warn(kComponent, "cache refresh failed; older entries are invalidated once it is back",
+              {{"position", checkpoint}});
+  }
+  cache_floor_pending_ = checkpoint;
+}
+
+void Projector::RaiseCacheFloor() {
+  // A projector that starts cannot know whether its predecessor refreshed the cache after its
+  // last write, so it invalidates everything older than the checkpoint it resumes from.
+  if (!cache_floor_checked_) {
+    cache_floor_pending_ = std::max(cache_floor_pending_, read_models_->Checkpoint());
+    cache_floor_checked_ = true;
+  }
+  if (cache_floor_pending_ == 0) return;
+  if (!queries_->InvalidateCacheBefore(cache_floor_pending_)) return;
+  log::Info(kComponent, "cache entries older than the checkpoint are invalidated",
+            {{"position", cache_floor_pending_}});
+  cache_floor_pending_ = 0;
 }
 
 void Projector::UpdateLagMetrics(int64_t applied, int64_t applied_timestamp_ms) {

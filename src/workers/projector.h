@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -57,6 +58,11 @@ class Projector {
   class Batch;
   void Loop();
   void UpdateLagMetrics(int64_t applied, int64_t applied_timestamp_ms);
+  // Refreshes the users' cache entries. When the cache cannot be reached, it records that entries
+  // older than `checkpoint` must be invalidated once it can.
+  void RefreshCache(const std::set<std::string>& users, int64_t checkpoint);
+  // Raises the cache's floor when an invalidation is owed. Called on every poll until it works.
+  void RaiseCacheFloor();
 
   std::shared_ptr<storage::EventQueue> queue_;
   std::shared_ptr<storage::EventStore> store_;
@@ -65,6 +71,8 @@ class Projector {
   std::shared_ptr<storage::LiveUpdates> live_;
   ProjectorOptions options_;
   ProjectorStats stats_;
+  int64_t cache_floor_pending_ = 0;   // stamp still owed to InvalidateCacheBefore, or 0
+  bool cache_floor_checked_ = false;  // whether the floor owed at start-up has been computed
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

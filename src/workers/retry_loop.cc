@@ -1,9 +1,9 @@
 #include "workers/retry_loop.h"
 
 #include <chrono>
-#include <random>
 #include <thread>
 
+#include "common/backoff.h"
 #include "common/log.h"
 #include "storage/types.h"
 
@@ -15,9 +15,7 @@ constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
 
 // Sleeps between half and all of `backoff`, so restarted workers do not retry in step.
 void SleepWithJitter(std::chrono::milliseconds backoff) {
-  thread_local std::minstd_rand random(std::random_device{}());
-  std::uniform_int_distribution<int64_t> spread(backoff.count() / 2, backoff.count());
-  std::this_thread::sleep_for(std::chrono::milliseconds(spread(random)));
+  std::this_thread::sleep_for(Jittered(backoff));
 }
 
 }  // namespace

@@ -87,12 +87,12 @@ TEST(MemoryCache, EvictsOverByteLimit) {
 
 TEST(MemoryCache, PutIfNewerReplacesExpiredEntry) {
   ManualCache manual;
-  ASSERT_TRUE(manual.cache->PutIfNewer("alice:us", "at 9", 9, 10s));
+  ASSERT_EQ(manual.cache->PutIfNewer("alice:us", "at 9", 9, 10s), storage::CacheWrite::kStored);
 
   manual.now += 11s;
-  bool stored = manual.cache->PutIfNewer("alice:us", "at 4", 4, 10s);
+  storage::CacheWrite stored = manual.cache->PutIfNewer("alice:us", "at 4", 4, 10s);
 
-  EXPECT_TRUE(stored);
+  EXPECT_EQ(stored, storage::CacheWrite::kStored);
   EXPECT_EQ(manual.cache->Get("alice:us"), "at 4");
 }
 
@@ -100,7 +100,7 @@ TEST(MemoryCache, PutIfNewerReplacesPlainPut) {
   ManualCache manual;
   manual.cache->Put("alice:us", "unstamped", 10s);
 
-  EXPECT_TRUE(manual.cache->PutIfNewer("alice:us", "at 1", 1, 10s));
+  EXPECT_EQ(manual.cache->PutIfNewer("alice:us", "at 1", 1, 10s), storage::CacheWrite::kStored);
   EXPECT_EQ(manual.cache->Get("alice:us"), "at 1");
 }
 

@@ -1040,12 +1040,28 @@ TEST_P(Cache, PutGetErase) {
 TEST_P(Cache, PutIfNewerKeepsFresherEntry) {
   storage::Cache& cache = *storage_.cache;
 
-  EXPECT_TRUE(cache.PutIfNewer("alice:ts", "at 5", 5, 60s));
-  EXPECT_FALSE(cache.PutIfNewer("alice:ts", "at 3", 3, 60s));
-  EXPECT_FALSE(cache.PutIfNewer("alice:ts", "also at 5", 5, 60s));
+  EXPECT_EQ(cache.PutIfNewer("alice:ts", "at 5", 5, 60s), storage::CacheWrite::kStored);
+  EXPECT_EQ(cache.PutIfNewer("alice:ts", "at 3", 3, 60s), storage::CacheWrite::kKept);
+  EXPECT_EQ(cache.PutIfNewer("alice:ts", "also at 5", 5, 60s), storage::CacheWrite::kKept);
   EXPECT_EQ(cache.Get("alice:ts"), "at 5");
-  EXPECT_TRUE(cache.PutIfNewer("alice:ts", "at 8", 8, 60s));
+  EXPECT_EQ(cache.PutIfNewer("alice:ts", "at 8", 8, 60s), storage::CacheWrite::kStored);
   EXPECT_EQ(cache.Get("alice:ts"), "at 8");
+}
+
+TEST_P(Cache, EntriesBelowTheFloorAreMissed) {
+  storage::Cache& cache = *storage_.cache;
+  ASSERT_EQ(cache.PutIfNewer("alice:ts", "at 5", 5, 60s), storage::CacheWrite::kStored);
+  ASSERT_EQ(cache.PutIfNewer("bob:ts", "at 9", 9, 60s), storage::CacheWrite::kStored);
+  cache.Put("carol:ts", "unstamped", 60s);
+
+  ASSERT_TRUE(cache.InvalidateBefore(7));
+  ASSERT_TRUE(cache.InvalidateBefore(6));  // never lowers the floor
+
+  EXPECT_FALSE(cache.Get("alice:ts").has_value());
+  EXPECT_EQ(cache.Get("bob:ts"), "at 9");
+  EXPECT_FALSE(cache.Get("carol:ts").has_value());
+  EXPECT_EQ(cache.PutIfNewer("alice:ts", "at 7", 7, 60s), storage::CacheWrite::kStored);
+  EXPECT_EQ(cache.Get("alice:ts"), "at 7");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 
 #include "domain/event.h"
 #include "domain/ids.h"
+#include "inprocess/memory_cache.h"
 #include "sqlite/embedded_storage.h"
 #include "workers/projector.h"
 
@@ -70,19 +71,22 @@ class ProjectorTest : public ::testing::Test {
           TaskEvent(task, 4, "task-updated", {{"category", "fun"}, {"done", false}}),
           TaskEvent(task, 5, "task-updated", {{"order", 10 + t}}),
       };
-      for (domain::Event& event : stream) {
-        storage::CommitRequest request;
-        request.user_id = "projector-user";
-        request.user_seq = ++seq;
-        request.idempotency_key = event.idempotency_key;
-        request.outcome = storage::CommandOutcome{storage::OutcomeStatus::kCompleted, "", 1};
-        request.events = {event};
-        auto results = live_.events->Commit(std::vector<storage::CommitRequest>{request});
-        EXPECT_EQ(results.at(0).status, storage::CommitStatus::kCommitted);
-        all.push_back(results.at(0).events.at(0));
-      }
+      for (domain::Event& event : stream) all.push_back(Commit(event, ++seq));
     }
     return all;
+  }
+
+  // Commits one event as the user's command number `seq`; returns it with its position.
+  domain::Event Commit(const domain::Event& event, int64_t seq) {
+    storage::CommitRequest request;
+    request.user_id = "projector-user";
+    request.user_seq = seq;
+    request.idempotency_key = event.idempotency_key;
+    request.outcome = storage::CommandOutcome{storage::OutcomeStatus::kCompleted, "", 1};
+    request.events = {event};
+    auto results = live_.events->Commit(std::vector<storage::CommitRequest>{request});
+    EXPECT_EQ(results.at(0).status, storage::CommitStatus::kCommitted);
+    return results.at(0).events.at(0);
   }
 
   workers::Projector MakeProjector(sqlite::EmbeddedStorage& storage) {
@@ -163,6 +167,65 @@ TEST_F(ProjectorTest, ReplayTwiceGivesSameModel) {
   EXPECT_EQ(first[0].category, "fun");
   EXPECT_FALSE(first[0].done);
   EXPECT_EQ(first[0].order, 10);
+}
+
+// A cache that can be made unreachable, as a Redis outage makes it for the projector.
+class FlakyCache final : public storage::Cache {
+ public:
+  bool down = false;
+
+  std::optional<std::string> Get(const std::string& key) override {
+    return down ? std::nullopt : memory_.Get(key);
+  }
+  void Put(const std::string& key, std::string value, std::chrono::seconds ttl) override {
+    if (!down) memory_.Put(key, std::move(value), ttl);
+  }
+  storage::CacheWrite PutIfNewer(const std::string& key, std::string value, int64_t stamp,
+                                 std::chrono::seconds ttl) override {
+    if (down) return storage::CacheWrite::kFailed;
+    return memory_.PutIfNewer(key, std::move(value), stamp, ttl);
+  }
+  void Erase(const std::string& key) override {
+    if (down) throw storage::StorageUnavailable("cache is down");
+    memory_.Erase(key);
+  }
+  bool InvalidateBefore(int64_t stamp) override { return !down && memory_.InvalidateBefore(stamp); }
+
+ private:
+  inprocess::MemoryCache memory_;
+};
+
+TEST_F(ProjectorTest, RefreshMissedDuringCacheOutageIsNeverServed) {
+  auto cache = std::make_shared<FlakyCache>();
+  auto queries = std::make_shared<query::ReadQueries>(
+      live_.read_models, cache, query::PageTokenCodec(std::string(32, 'k')), query::ReadOptions{});
+  workers::ProjectorOptions options;
+  options.publish_live_updates = false;
+  workers::Projector projector(live_.event_queue, live_.events, live_.read_models, queries, nullptr,
+                               options);
+  auto page = [&] { return queries->TasksPage("projector-user", std::nullopt, 10); };
+  auto drain = [&] {
+    while (projector.RunOnce(std::chrono::milliseconds(0)) > 0) {
+    }
+  };
+
+  std::string task = domain::NewUuidV7();
+  Commit(TaskEvent(task, 1, "task-created",
+                   {{"title", "first"}, {"notes", ""}, {"category", "normal"}, {"order", 0}}),
+         1);
+  drain();
+  ASSERT_NE(page().find("\"first\""), std::string::npos);  // now cached
+
+  // The refresh of the rename cannot reach the cache, which keeps the old page.
+  cache->down = true;
+  Commit(TaskEvent(task, 2, "task-updated", {{"title", "renamed"}}), 2);
+  drain();
+  EXPECT_NE(page().find("\"renamed\""), std::string::npos);  // from the read models
+
+  // Once the cache is back, the projector's next poll invalidates the old page.
+  cache->down = false;
+  drain();
+  EXPECT_NE(page().find("\"renamed\""), std::string::npos) << page();
 }
 
 }  // namespace
