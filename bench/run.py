@@ -10,6 +10,10 @@ Usage: bench/run.py [--quick] [--cluster] [--duration SECONDS] [--events N] [--s
 
 With --cluster, P1 to P4 run against the local cluster (scripts/cluster) through its nginx over
 HTTPS instead of against `prism serve`; the script starts the cluster in test mode and stops it.
+
+P8's browser half runs the web app's large-board spec (web/e2e/performance.e2e.ts) in Chromium and
+needs web/node_modules and web/dist (cd web && npm ci && npm run build); without them that row
+reads "skipped" with the reason.
 """
 
 import argparse
@@ -38,6 +42,9 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 GNUPLOT = shutil.which("gnuplot")
 SSE_LOAD = os.environ.get("SSE_LOAD_BINARY", os.path.join(ROOT, "build", "release", "bench", "sse_load"))
 CHART = os.path.join(ROOT, "docs", "benchmarks-latency.png")
+WEB_DIR = os.path.join(ROOT, "web")
+WEB_DIST = os.path.join(WEB_DIR, "dist")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 # The cluster's nginx endpoint when --cluster is given; every scenario that supports it then
@@ -379,6 +386,143 @@ def scenario_p6(events):
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def http_route_totals(server, route):
+    """Returns (seconds, requests) that the server recorded for `route`: the _sum and _count of
+    its prism_http_request_duration_seconds histogram on /metrics."""
+    text = server.request("GET", "/metrics", token=None).body.decode()
+    totals = []
+    for part in ("sum", "count"):
+        match = re.search(r'^prism_http_request_duration_seconds_%s\{route="%s"\} ([0-9.e+-]+)$'
+                          % (part, re.escape(route)), text, re.M)
+        if not match:
+            raise RuntimeError("/metrics has no request duration %s for route %r" % (part, route))
+        totals.append(float(match.group(1)))
+    return totals[0], int(totals[1])
+
+
+def walk_pages(server, token):
+    """Walks every page of GET /api/tasks at the server's default page size over one keep-alive
+    connection and returns (pages, tasks, client_ms). client_ms is the sum over the requests of
+    the time from sending a request to reading the last byte of its response."""
+    connection = server.connect(30)
+    pages, tasks, client_ms, page_token = 0, 0, 0.0, None
+    try:
+        while True:
+            path = "/api/tasks" + ("?pageToken=" + page_token if page_token else "")
+            started = time.perf_counter()
+            connection.request("GET", path, headers={"Authorization": "Bearer " + token})
+            response = connection.getresponse()
+            body = response.read()
+            client_ms += (time.perf_counter() - started) * 1000
+            if response.status != 200:
+                raise RuntimeError("GET %s returned %d: %s" % (path, response.status, body[:200]))
+            page = json.loads(body)
+            pages += 1
+            tasks += len(page["tasks"])
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return pages, tasks, client_ms
+    finally:
+        connection.close()
+
+
+def seed_board(server, token, count):
+    """Creates `count` tasks for one user, three in four in the "normal" lane as in the web app's
+    large-board spec, and waits until GET /api/tasks lists all of them."""
+    categories = ["critical", "fun", "important"]
+    commands = [create("P8 task %d" % i, new_id(), category="normal" if i % 4 != 3 else categories[i % 3],
+                       order=i, notes="Notes for task %d" % i if i % 5 == 0 else None)
+                for i in range(count)]
+    last_key = None
+    for start in range(0, len(commands), 50):
+        response = server.commands(commands[start:start + 50], token=token)
+        assert response.status == 202, response.body
+        last_key = response.json()["idempotencyKeys"][-1]
+    server.wait_for_outcome(last_key, token=token, timeout=120)
+    server.wait_for(lambda: len(server.all_tasks(token, page_size=1000)) >= count, timeout=120)
+
+
+def board_render_skip_reason():
+    """Returns why the browser half of P8 cannot run here, or None when it can."""
+    if not os.path.isfile(os.path.join(WEB_DIST, "index.html")):
+        return "web/dist is not built (cd web && npm ci && npm run build)"
+    if not os.access(CHROMIUM, os.X_OK):
+        return "Chromium not found at %s (set CHROMIUM_PATH)" % CHROMIUM
+    if not os.path.isdir(os.path.join(WEB_DIR, "node_modules", "playwright-core")):
+        return "web/node_modules is not installed (cd web && npm ci)"
+    if not shutil.which("npx"):
+        return "npx not found"
+    return None
+
+
+def measure_board_render(server, token):
+    """Runs the web app's large-board spec (web/e2e/performance.e2e.ts) against `server` as the
+    user of `token`, whose tasks are already seeded, and returns the figures it prints."""
+    env = dict(os.environ, PRISM_URL=base_url(server), PRISM_TOKEN=token, CHROMIUM_PATH=CHROMIUM)
+    # Without TEST_JWT_SECRET the spec signs no tokens of its own and uses PRISM_TOKEN's user.
+    env.pop("TEST_JWT_SECRET", None)
+    command = ["npx", "vitest", "run", "--config", "vitest.e2e.config.ts", "e2e/performance.e2e.ts"]
+    completed = subprocess.run(command, cwd=WEB_DIR, env=env, capture_output=True, text=True,
+                               timeout=300)
+    output = completed.stdout + completed.stderr
+    match = re.search(r"P8: first render of (\d+) tasks ([\d.]+) ms after the data arrived "
+                      r"\((\d+) ms after navigation start\); expanding a lane of (\d+) cards: "
+                      r"first cards painted after ([\d.]+) ms, all cards after ([\d.]+) ms", output)
+    if not match:
+        raise RuntimeError("the large-board spec printed no P8 figure (exit status %d):\n%s"
+                           % (completed.returncode, output[-3000:]))
+    return {"tasks": int(match.group(1)), "first_render_ms": float(match.group(2)),
+            "since_navigation_ms": float(match.group(3)), "expanded_lane_cards": int(match.group(4)),
+            "expand_first_paint_ms": float(match.group(5)), "expand_all_cards_ms": float(match.group(6)),
+            "spec_passed": completed.returncode == 0}
+
+
+def scenario_p8(tasks=2000, walks=5):
+    """Measures, for one user with `tasks` tasks, the server's time to walk every page of
+    GET /api/tasks and the board's first full render in Chromium. Returns two result rows."""
+    skip = board_render_skip_reason()
+    server = PrismServer({} if skip else {"PRISM_WEB_DIR": WEB_DIST}).start()
+    try:
+        token = make_token("p8-" + uuid.uuid4().hex[:8])
+        seed_board(server, token, tasks)
+        walk_pages(server, token)  # one walk to warm the cache and the page reads
+        server_ms, client_ms = [], []
+        for _ in range(walks):
+            seconds_before, requests_before = http_route_totals(server, "/api/tasks")
+            pages, listed, client = walk_pages(server, token)
+            seconds_after, requests_after = http_route_totals(server, "/api/tasks")
+            if requests_after - requests_before != pages:
+                raise RuntimeError("expected %d GET /api/tasks requests on /metrics during the walk, "
+                                   "counted %d: is another client using this server?"
+                                   % (pages, requests_after - requests_before))
+            server_ms.append((seconds_after - seconds_before) * 1000)
+            client_ms.append(client)
+        walk_ms = statistics.median(server_ms)
+        rows = [{"id": "P8", "scenario": "walk all %d pages of GET /api/tasks (default page size), %d tasks: "
+                 "server time from its request-duration histogram, median of %d walks (client-measured "
+                 "over one keep-alive connection: %.1f ms)" % (pages, listed, walks, statistics.median(client_ms)),
+                 "figure": walk_ms, "unit": "ms", "reference": 50.0, "reference_name": "target 50 ms",
+                 "ratio": walk_ms / 50.0, "target": "<= 50 ms", "met": walk_ms <= 50,
+                 "detail": {"pages": pages, "tasks": listed, "server_ms": server_ms,
+                            "client_ms_keep_alive": client_ms,
+                            "client_ms_median": statistics.median(client_ms)}}]
+        render = {"id": "P8", "scenario": "board of %d tasks: first full render in Chromium" % tasks,
+                  "unit": "ms after the data arrived", "reference": 1000.0, "reference_name": "target 1 s",
+                  "target": "<= 1 s"}
+        if skip:
+            rows.append(dict(render, figure=None, ratio=None, met=None, skipped=skip))
+        else:
+            figures = measure_board_render(server, token)
+            if not figures["spec_passed"]:
+                render["scenario"] += " (the spec's other checks failed, see its output)"
+            rows.append(dict(render, figure=figures["first_render_ms"],
+                             ratio=figures["first_render_ms"] / 1000.0,
+                             met=figures["first_render_ms"] <= 1000, detail=figures))
+        return rows
+    finally:
+        server.cleanup()
+
+
 def draw_chart(results, path):
     """Plots the latency percentiles of P1, P2 and P4 (log scale) with gnuplot; returns the path."""
     series = []
@@ -430,7 +574,7 @@ def main():
                         help="commands/s posted during P5, spread over all users (default 1000)")
     parser.add_argument("--quick", action="store_true",
                         help="5 s load runs, 100,000 events, 2,000 streams: a smoke run, not a record")
-    parser.add_argument("--only", default="P1,P2,P3,P4,P5,P6,P7", help="comma-separated scenario ids")
+    parser.add_argument("--only", default="P1,P2,P3,P4,P5,P6,P7,P8", help="comma-separated scenario ids")
     parser.add_argument("--chart", default=CHART, help="latency chart to write (PNG); '' for none")
     parser.add_argument("--cluster", action="store_true",
                         help="run P1-P4 on the local cluster (scripts/cluster) through its nginx")
@@ -455,6 +599,7 @@ def main():
         ("P5", lambda: scenario_p5(args.streams, 3 * args.duration, args.stream_rate)),
         ("P6", lambda: scenario_p6(args.events)),
         ("P7", scenario_p7),
+        ("P8", scenario_p8),
     ]
     started = time.time()
     try:
@@ -464,7 +609,8 @@ def main():
                     waited = settle_cluster(CLUSTER)
                     print("cluster settled in %.0f s" % waited, file=sys.stderr, flush=True)
                 print("running %s..." % identifier, file=sys.stderr, flush=True)
-                results.append(run())
+                result = run()
+                results.extend(result if isinstance(result, list) else [result])
     finally:
         if stop_cluster:
             stop_cluster()
@@ -472,11 +618,15 @@ def main():
     print("\n| id | scenario | figure | reference | ratio | target | met |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
+        if r.get("skipped"):
+            print("| %s | %s | skipped: %s | %.1f (%s) | - | %s | - |" % (
+                r["id"], r["scenario"], r["skipped"], r["reference"], r["reference_name"], r["target"]))
+            continue
         print("| %s | %s | %.1f %s | %.1f (%s) | %.3f | %s | %s |" % (
             r["id"], r["scenario"], r["figure"], r["unit"], r["reference"], r["reference_name"],
             r["ratio"], r["target"], "yes" if r["met"] else "no"))
     elapsed = time.time() - started
-    print("\n%d scenarios in %.0f s; load average %s" % (len(results), elapsed, os.getloadavg()))
+    print("\n%d rows in %.0f s; load average %s" % (len(results), elapsed, os.getloadavg()))
     chart = draw_chart(results, args.chart) if args.chart else None
     if chart:
         print("latency chart: %s" % os.path.relpath(chart, ROOT))

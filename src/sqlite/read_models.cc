@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <boost/json.hpp>
+
 namespace prism::sqlite {
 
 namespace {
@@ -96,6 +98,26 @@ std::optional<domain::TaskRow> SqliteReadModels::FindTask(std::string_view task_
     if (query.Bind(1, task_id).Step()) task = ReadTaskRow(query);
   });
   return task;
+}
+
+std::vector<domain::TaskRow> SqliteReadModels::FindTasks(const std::vector<std::string>& task_ids) {
+  // The ids travel as one JSON array parameter that json_each turns into rows, so the statement
+  // text does not depend on the number of ids.
+  static const std::string sql = TaskQuery("WHERE id IN (SELECT value FROM json_each(?1))");
+  std::vector<domain::TaskRow> tasks;
+  if (task_ids.empty()) return tasks;
+
+  boost::json::array ids;
+  ids.reserve(task_ids.size());
+  for (const std::string& id : task_ids) ids.emplace_back(id);
+  std::string ids_json = boost::json::serialize(ids);
+
+  database_->Read([&](Connection& connection) {
+    Statement query = connection.Prepare(sql);
+    query.Bind(1, ids_json);
+    while (query.Step()) tasks.push_back(ReadTaskRow(query));
+  });
+  return tasks;
 }
 
 std::optional<domain::SettingsRow> SqliteReadModels::FindSettings(std::string_view user_id) {

@@ -120,6 +120,18 @@ class ReadModels {
   virtual void Write(const Changes& changes) = 0;
 
   virtual std::optional<domain::TaskRow> FindTask(std::string_view task_id) = 0;
+
+  // The tasks among the distinct `task_ids` that exist, in no particular order; ids without a row
+  // are left out. This default calls FindTask once per id, and a backend may override it to read
+  // them all in one query.
+  virtual std::vector<domain::TaskRow> FindTasks(const std::vector<std::string>& task_ids) {
+    std::vector<domain::TaskRow> tasks;
+    for (const std::string& id : task_ids) {
+      if (std::optional<domain::TaskRow> task = FindTask(id)) tasks.push_back(std::move(*task));
+    }
+    return tasks;
+  }
+
   virtual std::optional<domain::SettingsRow> FindSettings(std::string_view user_id) = 0;
   virtual std::optional<domain::UserRow> FindUser(std::string_view user_id) = 0;
 

@@ -49,9 +49,29 @@ int64_t NowMs() {
 // Rows touched by one batch, loaded once, with the live updates they produce.
 class Projector::Batch {
  public:
+  // With `collect_updates` false (rebuilds), no live-update messages are built.
   Batch(storage::ReadModels& read_models, storage::EventStore& store, storage::EventQueue& queue,
-        ProjectorStats& stats)
-      : read_models_(read_models), store_(store), queue_(queue), stats_(stats) {}
+        ProjectorStats& stats, bool collect_updates)
+      : read_models_(read_models),
+        store_(store),
+        queue_(queue),
+        stats_(stats),
+        collect_updates_(collect_updates) {}
+
+  // Loads the rows of every task that `events` touch with one read, so that Apply() finds them in
+  // memory instead of reading them one at a time.
+  void LoadTasks(const std::vector<domain::Event>& events) {
+    std::vector<std::string> ids;
+    for (const domain::Event& event : events) {
+      if (event.entity_type != domain::EntityType::kTask) continue;
+      // Inserting the default row now also removes duplicates; found rows replace it below.
+      if (tasks_.try_emplace(event.entity_id).second) ids.push_back(event.entity_id);
+    }
+    for (domain::TaskRow& row : read_models_.FindTasks(ids)) {
+      std::string id = row.id;
+      tasks_[id] = std::move(row);
+    }
+  }
 
   void Apply(const domain::Event& event) {
     switch (event.entity_type) {
@@ -153,6 +173,7 @@ class Projector::Batch {
   void OnApplied(const domain::Event& event, const domain::TaskRow& row) {
     dirty_tasks_.insert(row.id);
     affected_users_.insert(row.user_id);
+    if (!collect_updates_) return;
     json::object message;
     message["entityType"] = "task";
     message["data"] = json::array{domain::TaskToJson(row)};
@@ -162,6 +183,7 @@ class Projector::Batch {
   void OnApplied(const domain::Event& event, const domain::SettingsRow& row) {
     dirty_settings_.insert(row.user_id);
     affected_users_.insert(row.user_id);
+    if (!collect_updates_) return;
     json::object message;
     message["entityType"] = "user-settings";
     message["data"] = domain::SettingsToJson(row);
@@ -201,6 +223,7 @@ class Projector::Batch {
   storage::EventStore& store_;
   storage::EventQueue& queue_;
   ProjectorStats& stats_;
+  bool collect_updates_;
   std::map<std::string, domain::TaskRow> tasks_;
   std::map<std::string, domain::SettingsRow> settings_;
   std::map<std::string, domain::UserRow> users_;
@@ -262,7 +285,8 @@ void Projector::Apply(const std::vector<domain::Event>& events) {
   if (events.empty()) return;
 
   // Apply to rows in memory, then write rows and checkpoint in one transaction.
-  Batch batch(*read_models_, *store_, *queue_, stats_);
+  Batch batch(*read_models_, *store_, *queue_, stats_, options_.publish_live_updates && live_);
+  batch.LoadTasks(events);
   for (const domain::Event& event : events) batch.Apply(event);
   int64_t checkpoint = events.back().position;
   read_models_->Write(batch.TakeChanges(checkpoint));

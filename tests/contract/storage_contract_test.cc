@@ -884,6 +884,23 @@ TEST_P(ReadModels, WriteStoresRowsAndCheckpoint) {
   EXPECT_FALSE(read_models().FindUser("bob").has_value());
 }
 
+TEST_P(ReadModels, FindTasksReturnsOnlyExistingRows) {
+  read_models().Write(TaskChanges({Task("t1", "alice", 7), Task("t2", "bob", 8)}, 8));
+
+  std::vector<domain::TaskRow> found =
+      read_models().FindTasks({"t2", "missing", "t1", "it's \"quoted\""});
+
+  std::map<std::string, domain::TaskRow> by_id;
+  for (const domain::TaskRow& task : found) by_id[task.id] = task;
+  EXPECT_EQ(found.size(), 2u);
+  ASSERT_EQ(by_id.count("t1"), 1u);
+  ASSERT_EQ(by_id.count("t2"), 1u);
+  EXPECT_EQ(by_id["t1"].user_id, "alice");
+  EXPECT_EQ(by_id["t1"].created_position, 7);
+  EXPECT_EQ(by_id["t2"].user_id, "bob");
+  EXPECT_TRUE(read_models().FindTasks({}).empty());
+}
+
 TEST_P(ReadModels, WriteUpdatesExistingRows) {
   read_models().Write(TaskChanges({Task("t1", "alice", 7)}, 7));
   domain::TaskRow changed = Task("t1", "alice", 7);
