@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <utility>
 
 namespace prism::redis {
@@ -239,44 +240,100 @@ void RedisCommandQueue::RunWriter() {
 std::vector<std::optional<std::string>> RedisCommandQueue::SendGroup(
     const std::vector<PendingBatch>& group) {
   std::vector<std::optional<std::string>> failures(group.size());
+  std::vector<size_t> sent;  // indexes into `group` of the batches in the pipeline
   size_t replied = 0;
   try {
     Client::Handle connection = client_.Acquire();
-    for (const PendingBatch& batch : group) {
-      connection->AppendEval(kEnqueueScript, {stream_}, EnqueueArgs(batch));
+    EnsureCounters(*connection, group, failures);
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (failures[i]) continue;
+      connection->AppendEval(kEnqueueScript, {stream_}, EnqueueArgs(group[i]));
+      sent.push_back(i);
     }
     bool script_missing = false;
-    std::vector<size_t> unseeded;  // batches whose user has no sequence counter yet
-    for (; replied < group.size(); ++replied) {
+    std::vector<size_t> unseeded;  // batches whose user's counter vanished since EnsureCounters
+    for (; replied < sent.size(); ++replied) {
       Reply reply = connection->Read();
+      std::optional<std::string>& failure = failures[sent[replied]];
       if (IsError(reply.get(), "NOSCRIPT")) {
         script_missing = true;
-        failures[replied] = "command queue unavailable: the enqueue script was not loaded";
+        failure = "command queue unavailable: the enqueue script was not loaded";
       } else if (IsError(reply.get())) {
-        failures[replied] = "command queue unavailable: " + ReplyText(reply.get());
+        failure = "command queue unavailable: " + ReplyText(reply.get());
       } else if (reply->type == REDIS_REPLY_STRING) {
-        unseeded.push_back(replied);
+        unseeded.push_back(sent[replied]);
       } else if (ReplyInteger(reply.get()) == 0) {
-        failures[replied] = std::string(kQueueFull);
+        failure = std::string(kQueueFull);
       }
     }
-    for (size_t index : unseeded) failures[index] = SendSeeded(*connection, group[index]);
+    // NOTE: a counter lost between EnsureCounters and the pipeline (Redis lost its data just then)
+    // lets later batches of that user in this pipeline go before the earlier ones sent here.
+    for (size_t index : unseeded) {
+      seeded_users_.clear();
+      failures[index] = SendSeeded(*connection, group[index]);
+    }
     // The server lost its script cache (SCRIPT FLUSH, or a restart between two connects). The
     // batches above failed as a whole; loading the script lets their retries through.
     if (script_missing) connection->Run({"SCRIPT", "LOAD", kEnqueueScript.source});
   } catch (const StorageUnavailable& error) {
+    seeded_users_.clear();
     long suppressed = failure_log_.Admit("enqueue");
     if (suppressed >= 0) {
       log::Error(kComponent, "enqueue failed",
                  {{"error", error.what()},
-                  {"batches", group.size() - replied},
+                  {"batches", sent.size() - replied},
                   {"suppressed", suppressed}});
     }
-    for (size_t i = replied; i < group.size(); ++i) {
-      failures[i] = std::string("command queue unavailable: ") + error.what();
+    for (size_t i = 0; i < group.size(); ++i) {
+      bool answered = std::find(sent.begin(), sent.begin() + replied, i) != sent.begin() + replied;
+      if (!answered && !failures[i]) {
+        failures[i] = std::string("command queue unavailable: ") + error.what();
+      }
     }
   }
   return failures;
+}
+
+// Checks, in one pipeline, that the users of the group not seen since the last failure have
+// sequence counters, and creates the missing ones. Creating them before the batches are sent
+// keeps each user's batches in the order they came.
+void RedisCommandQueue::EnsureCounters(Connection& connection,
+                                       const std::vector<PendingBatch>& group,
+                                       std::vector<std::optional<std::string>>& failures) {
+  constexpr size_t kMaxRememberedUsers = 100'000;
+  if (seeded_users_.size() > kMaxRememberedUsers) seeded_users_.clear();
+
+  std::vector<std::string> unknown;
+  for (const PendingBatch& batch : group) {
+    for (const storage::NewCommand& command : batch.commands) {
+      if (seeded_users_.contains(command.user_id)) continue;
+      if (std::find(unknown.begin(), unknown.end(), command.user_id) != unknown.end()) continue;
+      unknown.push_back(command.user_id);
+    }
+  }
+  for (const std::string& user_id : unknown)
+    connection.Append({"EXISTS", stream_ + ":seq:" + user_id});
+  std::map<std::string, std::string> seed_failures;
+  std::vector<bool> exists;
+  for (size_t i = 0; i < unknown.size(); ++i)
+    exists.push_back(ReplyInteger(connection.Read().get()) == 1);
+  for (size_t i = 0; i < unknown.size(); ++i) {
+    std::optional<std::string> failure;
+    if (!exists[i]) failure = SeedCounter(connection, unknown[i]);
+    if (failure) {
+      seed_failures[unknown[i]] = *failure;
+    } else {
+      seeded_users_.insert(unknown[i]);
+    }
+  }
+  if (seed_failures.empty()) return;
+
+  for (size_t i = 0; i < group.size(); ++i) {
+    for (const storage::NewCommand& command : group[i].commands) {
+      auto found = seed_failures.find(command.user_id);
+      if (found != seed_failures.end()) failures[i] = found->second;
+    }
+  }
 }
 
 // Creates the missing sequence counters of the batch's users at their cursors in the event store,

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "common/log.h"
@@ -88,6 +89,10 @@ class RedisCommandQueue final : public storage::CommandQueue {
 
   void RunWriter();
   std::vector<std::optional<std::string>> SendGroup(const std::vector<PendingBatch>& group);
+  // Creates the sequence counters the group's users lack. Marks the batches of a user whose
+  // counter could not be created as failed.
+  void EnsureCounters(Connection& connection, const std::vector<PendingBatch>& group,
+                      std::vector<std::optional<std::string>>& failures);
   // Sends a batch whose users lack sequence counters, after creating them. Returns the failure.
   std::optional<std::string> SendSeeded(Connection& connection, const PendingBatch& batch);
   std::optional<std::string> SeedCounter(Connection& connection, const std::string& user_id);
@@ -106,6 +111,9 @@ class RedisCommandQueue final : public storage::CommandQueue {
   bool stopping_ = false;
 
   log::RateLimiter failure_log_{std::chrono::seconds(10)};
+  // Users known to have a sequence counter; used by the writer thread only, and cleared after
+  // any failure in case Redis lost its data.
+  std::unordered_set<std::string> seeded_users_;
   std::thread writer_;  // started last, joined by the destructor
 };
 
