@@ -21,7 +21,8 @@ import time
 import unittest
 import uuid
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "http"))
+# Appended, not prepended: tests/http has test modules with the same names as some here.
+sys.path.append(os.path.join(os.path.dirname(__file__), "..", "http"))
 
 from harness import RemoteServer, create, make_token, new_id  # noqa: E402
 from test_failures import ENV, Load, cluster_up, direct, pid_of  # noqa: E402
