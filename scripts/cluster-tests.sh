@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the tests of the distributed shape. It starts the local cluster (scripts/cluster) in test
 # mode on its own ports and runs the API contract, stream and browser tests through its nginx
-# endpoint, then the failure tests. The cluster is stopped again, also on failure.
+# endpoint, then the failure, outage and crash tests (kill -9 of random prism processes under
+# load). The cluster is stopped again, also on failure.
 # Expects build/release/src/prism (or PRISM_BINARY) and web/dist to be built.
 set -euo pipefail
 
@@ -44,3 +45,6 @@ fi
 
 echo "== cluster: failure and outage tests"
 (cd tests/cluster && python3 -m unittest -v test_failures test_outages)
+
+echo "== cluster: crash test"
+(cd tests/cluster && python3 -m unittest -v test_crash)

@@ -4,11 +4,13 @@
 //   sse_load --port 8080 --secret S --connections 10000 --hold 60 --rate 1000 [--server-pid PID]
 //
 // Every connection belongs to its own user (or `--users` fewer, shared round robin); tokens are
-// HS256 with the server's test-mode secret. During the hold, `--rate` create-task commands per
-// second are posted, spread over the users (command k goes to user k * 7919 mod users), each with
-// a fresh task id. The delivery latency of a command runs from its 202 to the first stream
-// message carrying that task id (0 when the message came first). The list latency, for a sample
-// of commands, runs from the 202 to the first GET /api/tasks that lists the task. With
+// HS256 with the server's test-mode secret, for the subject <user-prefix>-<run-id>-<index>. The
+// run id is random unless `--run-id` gives one, so that several runs can reuse the same users.
+// During the hold, `--rate` create-task commands per second are posted, spread over the users
+// (command k goes to user k * 7919 mod users), each with a fresh task id. The delivery latency of a
+// command runs from its 202 to the first stream message carrying that task id (0 when the message
+// came first). The list latency, for a sample of commands, runs from the 202 to the first GET
+// /api/tasks that lists the task. With
 // `--server-pid`, the server's VmRSS is sampled every 200 ms and VmHWM is read at the end. Prints
 // one JSON object on stdout.
 #include <sys/resource.h>
@@ -60,6 +62,7 @@ struct Options {
   int server_pid = 0;
   double drain_seconds = 5;
   std::string user_prefix = "sse-load";
+  std::string run_id;  // the middle part of every user id, random when empty (new users per run)
 };
 
 // One posted command, keyed by its task id.
@@ -461,6 +464,7 @@ bool ParseOptions(int argc, char** argv, Options& options) {
       {"--server-pid", [&](const std::string& v) { options.server_pid = std::stoi(v); }},
       {"--drain", [&](const std::string& v) { options.drain_seconds = std::stod(v); }},
       {"--user-prefix", [&](const std::string& v) { options.user_prefix = v; }},
+      {"--run-id", [&](const std::string& v) { options.run_id = v; }},
   };
   bool valid = argc % 2 == 1;
   for (int i = 1; valid && i + 1 < argc; i += 2) {
@@ -482,7 +486,8 @@ bool ParseOptions(int argc, char** argv, Options& options) {
   if (!valid) {
     std::cerr << "usage: sse_load --port N --secret S [--connections N] [--users N] [--hold S]\n"
                  "  [--rate N] [--posters N] [--list-probes N] [--connect-parallel N]\n"
-                 "  [--server-pid PID] [--drain S] [--user-prefix P] [--host 127.0.0.1]\n";
+                 "  [--server-pid PID] [--drain S] [--user-prefix P] [--run-id ID]\n"
+                 "  [--host 127.0.0.1]\n";
   }
   return valid;
 }
@@ -521,7 +526,7 @@ int main(int argc, char** argv) {
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  std::string run = NewUuid().substr(0, 8);
+  std::string run = options.run_id.empty() ? NewUuid().substr(0, 8) : options.run_id;
   for (int i = 0; i < users; ++i) {
     json::object claims{{"sub", options.user_prefix + "-" + run + "-" + std::to_string(i)},
                         {"iat", now},

@@ -13,20 +13,21 @@ constexpr std::string_view kComponent = "event-queue";
 constexpr const char* kReader = "reader";
 
 // KEYS[1] stream, KEYS[2] last relayed position. ARGV: count, then position and event per event,
-// in position order. Appends each event whose position follows the last relayed one.
-// Returns [last relayed position, appended count].
+// in position order. Appends each event whose position is above the last relayed one; events at
+// or below it were appended by this or another relay already. Positions may skip numbers: a
+// transaction that rolled back had taken them from the sequence. Such a hole below a committed
+// position is final, because appends are serialised (see PostgresEventStore), so appending past
+// it skips no event. Returns [last relayed position, appended count].
 const Script kAppendScript(R"lua(
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 local appended = 0
 for i = 0, tonumber(ARGV[1]) - 1 do
   local position = tonumber(ARGV[2 + 2 * i])
-  if position == last + 1 then
+  if position > last then
     local added = redis.pcall('XADD', KEYS[1], ARGV[2 + 2 * i] .. '-0', 'e', ARGV[3 + 2 * i])
     if type(added) == 'table' and added.err then break end
     last = position
     appended = appended + 1
-  elseif position > last + 1 then
-    break
   end
 end
 if appended > 0 then redis.call('SET', KEYS[2], last) end

@@ -19,9 +19,10 @@ namespace prism::redis {
 
 // Copies committed events from storage::EventStore::ReadAll into the stream
 // <key_prefix><stream>, with entry id <position>-0 and the serialised event in field "e". A Lua
-// script appends an event only when its position is the last relayed position (kept in
-// <key_prefix><stream>:relayed) plus one, so relays in several processes racing each other never
-// duplicate or reorder events, and the stream contains gap-free positions in order.
+// script appends an event only when its position is above the last relayed position (kept in
+// <key_prefix><stream>:relayed), so relays in several processes racing each other never
+// duplicate or reorder events. The stream contains every committed event in position order. Its
+// positions skip the numbers of rolled-back appends, which the event store never fills later.
 //
 // Every trim_interval, RelayOnce also trims entries that every consumer group has acknowledged.
 // Thread-safe.

@@ -13,7 +13,8 @@ import time
 import unittest
 import uuid
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "http"))
+# Appended, not prepended: tests/http has a test_crash module of its own.
+sys.path.append(os.path.join(os.path.dirname(__file__), "..", "http"))
 
 from harness import RemoteServer, create, make_token, new_id  # noqa: E402
 

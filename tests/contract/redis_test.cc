@@ -346,6 +346,67 @@ TEST_F(RedisTest, RacingRelaysNeitherDuplicateNorReorder) {
   std::filesystem::remove_all(pattern, ignored);
 }
 
+// An event store whose positions skip numbers, as PostgreSQL's sequence leaves them when an
+// appending transaction rolls back (a domain worker killed mid-commit, for one).
+class PositionsWithHoles final : public storage::EventStore {
+ public:
+  explicit PositionsWithHoles(std::vector<int64_t> positions) {
+    for (int64_t position : positions) {
+      domain::Event event;
+      event.id = "e" + std::to_string(position);
+      event.entity_id = "t" + std::to_string(position);
+      event.type = "task-created";
+      event.version = 1;
+      event.user_id = "alice";
+      event.idempotency_key = "k" + std::to_string(position);
+      event.position = position;
+      events_.push_back(event);
+    }
+  }
+  std::vector<storage::CommitResult> Commit(std::span<const storage::CommitRequest>) override {
+    return {};
+  }
+  std::vector<domain::Event> ReadStream(domain::EntityType, std::string_view, int64_t) override {
+    return {};
+  }
+  std::vector<domain::Event> ReadAll(int64_t after_position, size_t max) override {
+    std::vector<domain::Event> out;
+    for (const domain::Event& event : events_) {
+      if (event.position > after_position && out.size() < max) out.push_back(event);
+    }
+    return out;
+  }
+  int64_t HeadPosition() override { return events_.empty() ? 0 : events_.back().position; }
+  std::optional<storage::CommandOutcome> FindOutcome(std::string_view, std::string_view) override {
+    return std::nullopt;
+  }
+  int64_t UserCursor(std::string_view) override { return 0; }
+  int64_t ForgetOutcomes(int64_t, int64_t) override { return 0; }
+
+ private:
+  std::vector<domain::Event> events_;
+};
+
+TEST_F(RedisTest, RelayPassesHolesInPositions) {
+  const std::vector<int64_t> positions = {1, 2, 5, 6, 7, 320, 321};
+  OutboxRelay::Options options;
+  options.key_prefix = prefix_;
+  options.batch = 3;
+  RedisEventQueue queue(ParseConnectionString(url_),
+                        std::make_shared<PositionsWithHoles>(positions), options);
+  while (queue.relay().RelayOnce() > 0) {
+  }
+
+  std::vector<int64_t> relayed;
+  for (;;) {
+    std::vector<domain::Event> events = queue.Poll("checker", 100, 0ms);
+    if (events.empty()) break;
+    for (const domain::Event& event : events) relayed.push_back(event.position);
+    queue.Ack("checker", events.back().position);
+  }
+  EXPECT_EQ(relayed, positions);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outages
 
