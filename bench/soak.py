@@ -13,7 +13,7 @@ The load, for --duration seconds:
 Every --interval seconds the server's open file descriptors (/proc/PID/fd) and resident memory
 (VmRSS in /proc/PID/status) go to a CSV file. At the end the script prints the start, end and
 maximum of both. It flags growth when the mean of the last quarter of the samples exceeds the mean
-of the second quarter by more than --max-growth (a fraction); the first quarter is warm-up. It
+of the second quarter by more than --max-growth (a fraction). The first quarter is warm-up. It
 exits 1 when growth was flagged or a load tool failed.
 
 Not part of the test command; it needs build/release/src/prism, build/release/bench/sse_load

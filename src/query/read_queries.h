@@ -38,7 +38,7 @@ class ReadQueries {
 
   // Recomputes the cached pages and settings of a user from the read models. `stamp` is the
   // read-model checkpoint after the write that changed them. Returns false when the cache could
-  // not be reached, so that an entry older than `stamp` may be left; the caller must then
+  // not be reached, because an entry older than `stamp` may then be left. The caller must call
   // InvalidateCacheBefore(stamp) once the cache is back.
   bool Refresh(std::string_view user_id, int64_t stamp);
 

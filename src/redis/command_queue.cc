@@ -268,10 +268,8 @@ std::vector<std::optional<std::string>> RedisCommandQueue::SendGroup(
     }
     // NOTE: a counter lost between EnsureCounters and the pipeline (Redis lost its data just then)
     // lets later batches of that user in this pipeline go before the earlier ones sent here.
-    for (size_t index : unseeded) {
-      seeded_users_.clear();
-      failures[index] = SendSeeded(*connection, group[index]);
-    }
+    if (!unseeded.empty()) seeded_users_.clear();
+    for (size_t index : unseeded) failures[index] = SendSeeded(*connection, group[index]);
     // The server lost its script cache (SCRIPT FLUSH, or a restart between two connects). The
     // batches above failed as a whole; loading the script lets their retries through.
     if (script_missing) connection->Run({"SCRIPT", "LOAD", kEnqueueScript.source});
@@ -311,12 +309,16 @@ void RedisCommandQueue::EnsureCounters(Connection& connection,
       unknown.push_back(command.user_id);
     }
   }
-  for (const std::string& user_id : unknown)
+  for (const std::string& user_id : unknown) {
     connection.Append({"EXISTS", stream_ + ":seq:" + user_id});
-  std::map<std::string, std::string> seed_failures;
+  }
+  // Every reply is read before SeedCounter uses the connection again.
   std::vector<bool> exists;
-  for (size_t i = 0; i < unknown.size(); ++i)
+  for (size_t i = 0; i < unknown.size(); ++i) {
     exists.push_back(ReplyInteger(connection.Read().get()) == 1);
+  }
+
+  std::map<std::string, std::string> seed_failures;
   for (size_t i = 0; i < unknown.size(); ++i) {
     std::optional<std::string> failure;
     if (!exists[i]) failure = SeedCounter(connection, unknown[i]);

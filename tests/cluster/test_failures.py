@@ -43,6 +43,21 @@ def cluster_up():
     subprocess.run([CLUSTER, "up"], check=True, capture_output=True, text=True, timeout=120)
 
 
+def wait_ready(client, expected, timeout):
+    """Polls GET /readyz of `client` until it returns `expected`; fails after `timeout` seconds."""
+    deadline = time.time() + timeout
+    status = None
+    while time.time() < deadline:
+        try:
+            status = client.request("GET", "/readyz", token=None, timeout=2).status
+        except OSError:
+            status = None
+        if status == expected:
+            return
+        time.sleep(0.1)
+    raise AssertionError("/readyz stayed %s, expected %d" % (status, expected))
+
+
 def direct(port):
     """A client of one process, bypassing nginx and HAProxy."""
     return RemoteServer("http://127.0.0.1:%d" % port)
@@ -137,26 +152,13 @@ class ClusterFailures(unittest.TestCase):
         # The other worker claims the dead worker's commands once their lease expires.
         self.assert_each_accepted_once(load)
 
-    def wait_ready(self, client, expected, timeout):
-        deadline = time.time() + timeout
-        status = None
-        while time.time() < deadline:
-            try:
-                status = client.request("GET", "/readyz", token=None, timeout=2).status
-            except OSError:
-                status = None
-            if status == expected:
-                return
-            time.sleep(0.1)
-        self.fail("/readyz stayed %s, expected %d" % (status, expected))
-
     def check_outage(self, stop, name):
         api = direct(int(ENV["CLUSTER_API_PORTS"].split()[0]))
-        self.wait_ready(api, 200, 10)
+        wait_ready(api, 200, 10)
         stop()
-        self.wait_ready(api, 503, 15)
+        wait_ready(api, 503, 15)
         cluster_up()  # starts the stopped server again; the prism processes keep running
-        self.wait_ready(api, 200, 30)
+        wait_ready(api, 200, 30)
         token = make_token("outage-" + name + "-" + uuid.uuid4().hex[:6])
         response = self.server.commands([create("after " + name, new_id())], token=token)
         self.assertEqual(response.status, 202, response.body)

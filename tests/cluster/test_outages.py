@@ -25,7 +25,7 @@ import uuid
 sys.path.append(os.path.join(os.path.dirname(__file__), "..", "http"))
 
 from harness import RemoteServer, create, make_token, new_id  # noqa: E402
-from test_failures import ENV, Load, cluster_up, direct, pid_of  # noqa: E402
+from test_failures import ENV, Load, cluster_up, direct, pid_of, wait_ready  # noqa: E402
 
 # The cluster's Redis keys (no key prefix): queues, the cache entries and the cache's floor.
 COMMAND_QUEUE_KEYS = "command-queue*"
@@ -127,7 +127,7 @@ class ClusterOutages(unittest.TestCase):
         cluster_up()
         self.server = RemoteServer(ENV["CLUSTER_URL"], ENV["CLUSTER_CA_FILE"])
         self.api = direct(int(ENV["CLUSTER_API_PORTS"].split()[0]))
-        self.wait_ready(200, 30)
+        wait_ready(self.api, 200, 30)
         self.wait_events_queue_primary()
 
     def tearDown(self):
@@ -165,19 +165,6 @@ class ClusterOutages(unittest.TestCase):
             self.server.wait_for(listed, timeout, 0.05)
         except AssertionError:
             self.fail("tasks are %s, expected %s" % (self.titles(token), expected))
-
-    def wait_ready(self, expected, timeout):
-        deadline = time.time() + timeout
-        status = None
-        while time.time() < deadline:
-            try:
-                status = self.api.request("GET", "/readyz", token=None, timeout=2).status
-            except OSError:
-                status = None
-            if status == expected:
-                return
-            time.sleep(0.1)
-        self.fail("/readyz stayed %s, expected %d" % (status, expected))
 
     def wait_events_queue_primary(self, timeout=15):
         """Waits until no projector is still reading the event store after an earlier outage."""
@@ -310,7 +297,7 @@ class ClusterOutages(unittest.TestCase):
 
         expected = ["before"] + ["held %d" % i for i in range(5)]
         self.wait_titles(token, expected)
-        self.wait_ready(503, 15)
+        wait_ready(self.api, 503, 15)
         # Nothing can store a command now: writes are rejected with a time to retry.
         for _ in range(30):
             response = self.server.commands([create("refused", new_id())], token=token)
@@ -319,7 +306,7 @@ class ClusterOutages(unittest.TestCase):
         self.assertEqual(self.titles(token), expected)
 
         cluster_up()  # Redis again, from its append-only file; the prism processes keep running
-        self.wait_ready(200, 30)
+        wait_ready(self.api, 200, 30)
         self.wait_completed(token, self.post(token, "after"))
         self.wait_titles(token, expected + ["after"])
         # The leader logs its switch to the event store only if its blocked read had not yet
@@ -335,7 +322,7 @@ class ClusterOutages(unittest.TestCase):
 
         stop_postgres()
         try:
-            self.wait_ready(503, 15)
+            wait_ready(self.api, 503, 15)
             # Redis still takes commands durably, so writes are accepted and wait in the queue.
             keys = [self.post(cached, "queued %d" % i) for i in range(30)]
             # Cached pages are served. Other reads get 503 with a time to retry.
@@ -347,11 +334,11 @@ class ClusterOutages(unittest.TestCase):
         finally:
             cluster_up()  # PostgreSQL again; the prism processes keep running
 
-        self.wait_ready(200, 30)
+        wait_ready(self.api, 200, 30)
         for key in keys:
             self.wait_completed(cached, key, timeout=60)
         self.wait_titles(cached, ["before"] + ["queued %d" % i for i in range(30)])
-        # A pool logs the first of these that it sees: a broken session or a failed connect.
+        # A pool logs whichever of these comes first: a broken session or a failed connect.
         self.assert_logged_per_change(window, [("database connection lost",
                                                 "database unreachable; retrying with back-off")])
 

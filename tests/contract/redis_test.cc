@@ -286,6 +286,18 @@ TEST_F(RedisTest, PutIfNewerRaceKeepsHighestStamp) {
 // ---------------------------------------------------------------------------------------------
 // Event queue relays
 
+// A task-created event of alice, numbered `n` in its id, task id and idempotency key.
+domain::Event CreatedEvent(int64_t n) {
+  domain::Event event;
+  event.id = "e" + std::to_string(n);
+  event.entity_id = "t" + std::to_string(n);
+  event.type = "task-created";
+  event.version = 1;
+  event.user_id = "alice";
+  event.idempotency_key = "k" + std::to_string(n);
+  return event;
+}
+
 TEST_F(RedisTest, RacingRelaysNeitherDuplicateNorReorder) {
   const char* base = getenv("TMPDIR");
   std::string pattern = std::string(base && *base ? base : "/tmp") + "/prism-relay-XXXXXX";
@@ -313,13 +325,7 @@ TEST_F(RedisTest, RacingRelaysNeitherDuplicateNorReorder) {
       });
     }
     for (int i = 1; i <= kEvents; ++i) {
-      domain::Event event;
-      event.id = "e" + std::to_string(i);
-      event.entity_id = "t" + std::to_string(i);
-      event.type = "task-created";
-      event.version = 1;
-      event.user_id = "alice";
-      event.idempotency_key = "k" + std::to_string(i);
+      domain::Event event = CreatedEvent(i);
       storage::CommitRequest request;
       request.user_id = "alice";
       request.user_seq = i;
@@ -352,13 +358,7 @@ class PositionsWithHoles final : public storage::EventStore {
  public:
   explicit PositionsWithHoles(std::vector<int64_t> positions) {
     for (int64_t position : positions) {
-      domain::Event event;
-      event.id = "e" + std::to_string(position);
-      event.entity_id = "t" + std::to_string(position);
-      event.type = "task-created";
-      event.version = 1;
-      event.user_id = "alice";
-      event.idempotency_key = "k" + std::to_string(position);
+      domain::Event event = CreatedEvent(position);
       event.position = position;
       events_.push_back(event);
     }
