@@ -282,7 +282,8 @@ Authentication Authenticate(const http::Request& request, auth::TokenVerifier& v
     Counters().tokens_rejected.Inc();
     return {std::nullopt, error->reason};
   }
-  return {std::get<auth::Identity>(result).user_id, {}};
+  const auto& identity = std::get<auth::Identity>(result);
+  return {identity.user_id, {}, identity.expires_at};
 }
 
 void RegisterApiRoutes(http::Router& router, ApiDependencies dependencies, const Config& config) {

@@ -42,6 +42,7 @@ void RegisterHealthRoutes(http::Router& router, std::vector<ReadinessCheck> read
 struct Authentication {
   std::optional<std::string> user_id;
   std::string reason;
+  int64_t expires_at = 0;  // the token's "exp" in Unix seconds; 0 when it has none
 };
 Authentication Authenticate(const http::Request& request, auth::TokenVerifier& verifier,
                             bool allow_query_token);

@@ -62,6 +62,7 @@ struct StreamService::Hub {
     std::shared_ptr<http::EventStreamSink> sink;
     bool live = false;                      // snapshot or replay sent; updates go straight out
     int64_t sent_position = 0;              // updates at or below this are already reflected
+    int64_t expires_at = 0;                 // the token's "exp" in Unix seconds; 0 for none
     std::vector<storage::LiveUpdate> held;  // updates that arrived before the snapshot was sent
   };
 
@@ -178,16 +179,18 @@ http::StreamDecision StreamService::Accept(http::Request& request, const http::R
   }
 
   std::string user_id = *auth.user_id;
+  int64_t expires_at = auth.expires_at;
   std::optional<int64_t> resume = ResumePosition(request);
   uint64_t request_id = info.request_id;
   std::shared_ptr<Hub> hub = hub_;
   std::shared_ptr<storage::ReadModels> read_models = read_models_;
   std::atomic<int64_t>* open_streams = &open_streams_;
 
-  decision.on_open = [hub, read_models, user_id, resume, request_id,
+  decision.on_open = [hub, read_models, user_id, expires_at, resume, request_id,
                       open_streams](std::shared_ptr<http::EventStreamSink> sink) {
     auto connection = std::make_shared<Hub::Connection>();
     connection->sink = sink;
+    connection->expires_at = expires_at;
     Hub::Shard& shard = hub->ShardOf(user_id);
     ++*open_streams;
     sink->OnClose([hub, &shard, connection, user_id, open_streams] {
@@ -255,31 +258,48 @@ void StreamService::KeepAliveLoop() {
   std::unique_lock stop_lock(stop_mutex_);
   while (!stop_signal_.wait_for(stop_lock, options_.keepalive, [this] { return stopping_; })) {
     stop_lock.unlock();
-    auto now = std::chrono::steady_clock::now();
-    for (Hub::Shard& shard : hub_->shards) {
-      std::lock_guard lock(shard.mutex);
-      for (auto it = shard.users.begin(); it != shard.users.end();) {
-        Hub::UserState& user = it->second;
-        std::erase_if(user.connections, [](const auto& c) { return !c->sink->IsOpen(); });
-        for (auto& connection : user.connections) {
-          if (connection->live) connection->sink->Send(std::string(kKeepAliveFrame));
-        }
-        bool idle =
-            user.connections.empty() && now - user.last_activity > options_.idle_user_retention;
-        if (!idle) {
-          ++it;
-          continue;
-        }
-        // Forget the user's history; any later resume below this position gets a snapshot.
-        int64_t last = user.history.empty() ? user.history_floor : user.history.back().position;
-        int64_t previous = hub_->forgotten_position.load();
-        while (last > previous && !hub_->forgotten_position.compare_exchange_weak(previous, last)) {
-        }
-        it = shard.users.erase(it);
-      }
-    }
+    int64_t now_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    KeepAliveTick(std::chrono::steady_clock::now(), now_unix);
     stop_lock.lock();
   }
+}
+
+// Sends keep-alives, closes streams whose token has expired, and forgets idle users.
+void StreamService::KeepAliveTick(std::chrono::steady_clock::time_point now, int64_t now_unix) {
+  int64_t expired = 0;
+  for (Hub::Shard& shard : hub_->shards) {
+    std::lock_guard lock(shard.mutex);
+    for (auto it = shard.users.begin(); it != shard.users.end();) {
+      Hub::UserState& user = it->second;
+      std::erase_if(user.connections, [](const auto& c) { return !c->sink->IsOpen(); });
+      for (auto& connection : user.connections) {
+        bool has_expired = connection->expires_at != 0 &&
+                           now_unix - options_.token_leeway.count() >= connection->expires_at;
+        if (has_expired) {
+          connection->sink->Close();  // its close callback removes it from the user
+          ++expired;
+        } else if (connection->live) {
+          connection->sink->Send(std::string(kKeepAliveFrame));
+        }
+      }
+      bool idle =
+          user.connections.empty() && now - user.last_activity > options_.idle_user_retention;
+      if (!idle) {
+        ++it;
+        continue;
+      }
+      // Forget the user's history; any later resume below this position gets a snapshot.
+      int64_t last = user.history.empty() ? user.history_floor : user.history.back().position;
+      int64_t previous = hub_->forgotten_position.load();
+      while (last > previous && !hub_->forgotten_position.compare_exchange_weak(previous, last)) {
+      }
+      it = shard.users.erase(it);
+    }
+  }
+  if (expired > 0)
+    log::Info(kComponent, "closed streams whose token expired", {{"count", expired}});
 }
 
 }  // namespace prism::stream

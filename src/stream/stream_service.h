@@ -6,6 +6,10 @@
 // `?lastEventId=`) receives only what it missed, when the per-user history still holds it, and a
 // fresh snapshot otherwise.
 //
+// Expiry: a stream whose token has an "exp" is closed within one keep-alive interval of the
+// moment the token stops being accepted, so a revoked or expired session does not keep receiving
+// updates. Clients reconnect with a fresh token (the web app renews it before expiry).
+//
 // Slow clients: each connection has a bounded send buffer (http::ServerOptions); a client whose
 // buffer fills is disconnected and will reconnect with its last id. Nothing here blocks the
 // projector that publishes the updates.
@@ -29,6 +33,9 @@ struct StreamOptions {
   std::chrono::milliseconds keepalive{30'000};
   size_t history_per_user = 128;  // recent updates kept per user for Last-Event-ID resumption
   std::chrono::minutes idle_user_retention{10};  // history of users without streams is dropped
+  // A stream closes once its token would no longer be accepted: at its "exp" plus this leeway
+  // (the verifiers' clock-skew allowance), checked on every keep-alive tick.
+  std::chrono::seconds token_leeway{60};
 };
 
 class StreamService {
@@ -52,6 +59,7 @@ class StreamService {
   struct Hub;
   http::StreamDecision Accept(http::Request& request, const http::RequestInfo& info);
   void KeepAliveLoop();
+  void KeepAliveTick(std::chrono::steady_clock::time_point now, int64_t now_unix);
 
   std::shared_ptr<storage::LiveUpdates> live_;
   std::shared_ptr<storage::ReadModels> read_models_;

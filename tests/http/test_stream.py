@@ -132,6 +132,20 @@ class Stream(unittest.TestCase):
         frame = client.next_frame(timeout=2)
         self.assertEqual(frame, ("comment", "keep-alive"))
 
+    def test_stream_closes_once_its_token_expires(self):
+        # Accepted for about two more seconds: the verifiers allow 60 s of clock skew past "exp".
+        user = "stream-" + uuid.uuid4().hex[:10]
+        expiring = self.open(make_token(user, exp=int(time.time()) - 58))
+        lasting = self.open(make_token(user, exp=int(time.time()) + 3600))
+        self.snapshot(expiring)
+        self.snapshot(lasting)
+        deadline = time.time() + 6
+        while not expiring.closed and time.time() < deadline:
+            expiring.next_frame(timeout=0.5)
+        self.assertTrue(expiring.closed, "a stream with an expired token stayed open")
+        self.assertEqual(lasting.next_frame(timeout=2), ("comment", "keep-alive"))
+        self.assertFalse(lasting.closed)
+
     def test_bad_token_is_401(self):
         client = self.open("not-a-token")
         self.assertEqual(client.status, 401)
