@@ -5,11 +5,18 @@ Each scenario measures its reference in the same run (nginx serving the same byt
 original system's published thresholds for the others), because the machines are shared and
 noisy: ratios travel, absolute figures do not. Results also go to bench/results/latest.json.
 
-Usage: bench/run.py [--quick] [--cluster] [--duration SECONDS] [--events N] [--streams N]
-                    [--only P1,P2,...]
+Usage: bench/run.py [--quick] [--cluster] [--pin] [--duration SECONDS] [--events N] [--streams N]
+                    [--stream-rate N] [--only P1,P2,...]
 
-With --cluster, P1 to P4 run against the local cluster (scripts/cluster) through its nginx over
-HTTPS instead of against `prism serve`; the script starts the cluster in test mode and stops it.
+With --cluster, every scenario runs against the local cluster (scripts/cluster) instead of against
+`prism serve`; the script starts the cluster in test mode and stops it. P1 to P4 and P8 go through
+its nginx over HTTPS, P5 opens its streams on `prism stream` directly and posts through HAProxy,
+P6 runs `prism rebuild` into a separate PostgreSQL database, and P7 starts one extra process of
+each role.
+
+Ports: the cluster uses CLUSTER_BASE_PORT (default 18900) to CLUSTER_BASE_PORT + 29. With
+BENCH_BASE_PORT set, the `prism serve` processes, nginx and P7's extra processes on the cluster
+take ports from BENCH_BASE_PORT to BENCH_BASE_PORT + 49; without it, the kernel picks free ports.
 
 P8's browser half runs the web app's large-board spec (web/e2e/performance.e2e.ts) in Chromium and
 needs web/node_modules and web/dist (cd web && npm ci && npm run build); without them that row
@@ -17,16 +24,21 @@ reads "skipped" with the reason.
 """
 
 import argparse
+import glob
 import json
+import math
 import os
 import re
 import shutil
+import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,19 +62,69 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # The cluster's nginx endpoint when --cluster is given; every scenario that supports it then
 # measures this deployment instead of a `prism serve` of its own.
 CLUSTER = None
+# The output of `scripts/cluster env` (URLs, ports, CLUSTER_DIR) when --cluster is given.
+CLUSTER_ENV = {}
+
+BENCH_BASE_PORT = int(os.environ["BENCH_BASE_PORT"]) if os.environ.get("BENCH_BASE_PORT") else None
+BENCH_PORT_COUNT = 50
+_next_bench_port = [0]
+
+
+def bench_port():
+    """Returns a free loopback port: the next one that binds in BENCH_BASE_PORT to
+    BENCH_BASE_PORT + 49 when that variable is set, else one that the kernel picks."""
+    if BENCH_BASE_PORT is None:
+        return free_port()
+    for _ in range(BENCH_PORT_COUNT):
+        port = BENCH_BASE_PORT + _next_bench_port[0] % BENCH_PORT_COUNT
+        _next_bench_port[0] += 1
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise SystemExit("no free port in BENCH_BASE_PORT=%d to %d"
+                     % (BENCH_BASE_PORT, BENCH_BASE_PORT + BENCH_PORT_COUNT - 1))
+
+
+def new_serve(extra_env=None, data_dir=None):
+    """Returns a `prism serve` (not started yet) on a port from bench_port()."""
+    server = PrismServer(extra_env, data_dir=data_dir)
+    server.port = bench_port()
+    server.env["PORT"] = str(server.port)
+    return server
 
 
 def target_server(extra_env=None):
     """Returns the server of one scenario: the cluster when --cluster is given, else a new prism serve."""
     if CLUSTER is not None:
         return CLUSTER
-    return PrismServer(extra_env).start()
+    return new_serve(extra_env).start()
 
 
 def base_url(server):
     if isinstance(server, RemoteServer):
         return "%s://%s:%d" % (server.scheme, server.host, server.port)
     return "http://127.0.0.1:%d" % server.port
+
+
+def url_port(url):
+    """Returns the port of an http(s) URL as a string."""
+    return str(urllib.parse.urlsplit(url).port)
+
+
+def cluster_pid(name):
+    """Returns the pid of the cluster's process `name` (api-1, stream...) from its pid file."""
+    with open(os.path.join(CLUSTER_ENV["CLUSTER_DIR"], "run", name + ".pid")) as f:
+        return int(f.read().strip())
+
+
+def proc_status_kib(pid, field):
+    """Returns one `Vm...: N kB` field of /proc/PID/status in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^%s:\s+(\d+) kB" % field, f.read(), re.M).group(1))
 
 
 def settle_cluster(server, timeout=900):
@@ -99,16 +161,21 @@ def start_cluster():
     values = dict(line.split("=", 1) for line in
                   subprocess.run([script, "env"], env=env, check=True, capture_output=True,
                                  text=True).stdout.splitlines())
+    values = {name: value.strip('"') for name, value in values.items()}
+    CLUSTER_ENV.update(values)
 
     def stop():
         subprocess.run([script, "down", "--purge"], env=env, timeout=300)
     return RemoteServer(values["CLUSTER_URL"], values["CLUSTER_CA_FILE"]), stop
 
 
-def run_wrk(url, script, env, duration, connections, threads=2):
-    """Runs wrk and returns requests/s, latency percentiles in ms and the count of non-2xx."""
+def run_wrk(url, script, env, duration, connections, threads=2, cpus=None):
+    """Runs wrk (on the CPUs `cpus`, a taskset list, when given) and returns requests/s, latency
+    percentiles in ms and the count of non-2xx."""
     command = [WRK, "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency",
                "-s", os.path.join(HERE, "wrk", script), url]
+    if cpus:
+        command = ["taskset", "-c", cpus] + command
     output = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True,
                             timeout=duration + 60).stdout
     result = {"requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}
@@ -155,10 +222,19 @@ def seed_tasks(server, tokens, per_user):
         server.wait_for(lambda token=token: len(server.all_tasks(token, page_size=1000)) >= per_user, timeout=60)
 
 
+def pin_process(pid, cpus):
+    """Pins every thread of process `pid` and of its child processes (nginx's workers) to the
+    CPUs `cpus`, a taskset list such as "0"."""
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        pids = [pid] + [int(child) for child in f.read().split()]
+    for each in pids:
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(each)], check=True, capture_output=True)
+
+
 def start_nginx(body_path):
-    """Starts nginx on a free port serving `body_path` at /api/tasks; returns (port, stop)."""
+    """Starts nginx on a free port serving `body_path` at /api/tasks; returns (port, pid, stop)."""
     prefix = tempfile.mkdtemp(prefix="prism-nginx-")
-    port = free_port()
+    port = bench_port()
     config = """
 worker_processes 2;
 pid %(prefix)s/nginx.pid;
@@ -188,11 +264,19 @@ http {
         process.terminate()
         process.wait(timeout=10)
         shutil.rmtree(prefix, ignore_errors=True)
-    return port, stop
+    return port, process.pid, stop
 
 
-def scenario_p1(duration):
+# With --pin, P1 runs both servers on the first CPU and wrk (one thread) on the second.
+P1_SERVER_CPUS, P1_WRK_CPUS = "0", "1"
+
+
+def scenario_p1(duration, pin=False):
+    """Compares GET /api/tasks with nginx serving the same bytes. With `pin` (not on the cluster),
+    prism and nginx are pinned to P1_SERVER_CPUS and wrk to P1_WRK_CPUS, so that the client and
+    the server under test do not preempt each other."""
     server = target_server({"TASKS_PAGE_SIZE": "30"})
+    pin = pin and CLUSTER is None
     try:
         tokens_path, tokens = write_tokens(64, "p1")
         seed_tasks(server, tokens, 30)
@@ -202,21 +286,28 @@ def scenario_p1(duration):
         body_path = tempfile.mktemp(prefix="prism-page-", suffix=".json")
         with open(body_path, "wb") as f:
             f.write(body)
-        nginx_port, stop_nginx = start_nginx(body_path)
+        nginx_port, nginx_pid, stop_nginx = start_nginx(body_path)
+        wrk_options = {}
+        if pin:
+            pin_process(nginx_pid, P1_SERVER_CPUS)
+            pin_process(server.process.pid, P1_SERVER_CPUS)
+            wrk_options = {"threads": 1, "cpus": P1_WRK_CPUS}
         try:
             env = {"TOKENS_FILE": tokens_path}
-            reference = run_wrk("http://127.0.0.1:%d/api/tasks" % nginx_port, "tokens.lua", env, duration, 64)
-            prism = run_wrk(base_url(server) + "/api/tasks", "tokens.lua", env, duration, 64)
+            reference = run_wrk("http://127.0.0.1:%d/api/tasks" % nginx_port, "tokens.lua", env, duration, 64,
+                                **wrk_options)
+            prism = run_wrk(base_url(server) + "/api/tasks", "tokens.lua", env, duration, 64, **wrk_options)
         finally:
             stop_nginx()
-        return {"id": "P1", "scenario": "GET /api/tasks, 30-task page, cache warm, 64 connections",
+        pinned = ", servers on CPU %s and wrk on CPU %s" % (P1_SERVER_CPUS, P1_WRK_CPUS) if pin else ""
+        return {"id": "P1", "scenario": "GET /api/tasks, 30-task page, cache warm, 64 connections" + pinned,
                 "figure": prism["requests_per_second"], "unit": "req/s",
                 "reference": reference["requests_per_second"], "reference_name": "nginx, same bytes",
                 "ratio": prism["requests_per_second"] / reference["requests_per_second"],
                 "target": ">= 0.8 and p99 <= 5 ms", "p99_ms": prism.get("p99_ms"),
                 "met": prism["requests_per_second"] >= 0.8 * reference["requests_per_second"]
                 and prism.get("p99_ms", 1e9) <= 5, "body_bytes": len(body),
-                "detail": {"prism": prism, "nginx": reference}}
+                "detail": {"prism": prism, "nginx": reference, "pinned": pin}}
     finally:
         server.cleanup()
 
@@ -235,6 +326,10 @@ def scenario_write(duration, batch, identifier, target):
                 "met": accepted >= target, "detail": result}
     finally:
         server.cleanup()
+
+
+# Seconds that P4 waits at most for one probe's task to be listed.
+P4_PROBE_TIMEOUT = 300
 
 
 def scenario_p4(duration):
@@ -278,6 +373,12 @@ def scenario_p4(duration):
                 page = server.request("GET", "/api/tasks?pageSize=1000", token=probe).json()
                 if any(t["id"] == task_id for t in page["tasks"]):
                     break
+                # Past the deadline the background load stops, so that the last probe waits only
+                # for the backlog ahead of it, and not for one that keeps growing.
+                if time.time() > deadline:
+                    stop.set()
+                if time.time() - accepted > P4_PROBE_TIMEOUT:
+                    raise RuntimeError("P4: a probe's task was not listed within %d s" % P4_PROBE_TIMEOUT)
             to_list.append((time.time() - accepted) * 1000)
             assert response.status == 202
             time.sleep(0.05)
@@ -302,16 +403,33 @@ def scenario_p4(duration):
         server.cleanup()
 
 
+# P5's default command rate on the cluster. Its two domain workers commit about 1,000 commands/s
+# on a shared 2-core machine (P2), so at 1,000/s P5 would measure the command backlog instead of
+# the delivery to the streams.
+CLUSTER_STREAM_RATE = 250
+
+
 def scenario_p5(streams, hold, rate):
     """Holds `streams` SSE connections for `hold` seconds while `rate` commands/s are posted."""
     if not os.path.exists(SSE_LOAD):
         raise SystemExit("P5 needs %s: cmake --preset release -DPRISM_BUILD_BENCH=ON, then "
                          "scripts/build.sh release sse_load" % SSE_LOAD)
-    server = PrismServer().start()
+    server = None
+    if CLUSTER is not None:
+        # The streams connect to `prism stream` itself and the commands go through HAProxy, both
+        # over plain HTTP on loopback. The memory figure is that of the stream process. The drain
+        # is longer than on prism serve because the domain workers may lag behind.
+        ports = ["--port", url_port(CLUSTER_ENV["CLUSTER_STREAM_URL"]),
+                 "--api-port", url_port(CLUSTER_ENV["CLUSTER_HAPROXY_URL"]), "--drain", "30"]
+        server_pid = cluster_pid("stream")
+    else:
+        server = new_serve().start()
+        ports = ["--port", str(server.port)]
+        server_pid = server.process.pid
     try:
-        command = [SSE_LOAD, "--port", str(server.port), "--secret", SECRET,
-                   "--connections", str(streams), "--hold", str(hold), "--rate", str(rate),
-                   "--server-pid", str(server.process.pid)]
+        command = [SSE_LOAD] + ports + ["--secret", SECRET, "--connections", str(streams),
+                                        "--hold", str(hold), "--rate", str(rate),
+                                        "--server-pid", str(server_pid)]
         completed = subprocess.run(command, capture_output=True, text=True, timeout=hold + 300)
         if completed.returncode != 0:
             raise RuntimeError("sse_load failed: %s" % completed.stderr[-2000:])
@@ -327,7 +445,8 @@ def scenario_p5(streams, hold, rate):
                 and delivery_p99 <= 250 and rss_mib <= 512 and load["undelivered"] == 0,
                 "detail": dict(load, server_rss_peak_mib=rss_mib)}
     finally:
-        server.cleanup()
+        if server:
+            server.cleanup()
 
 
 def percentile(values, p):
@@ -337,7 +456,7 @@ def percentile(values, p):
 
 def scenario_p7():
     data_dir = tempfile.mkdtemp(prefix="prism-p7-")
-    server = PrismServer(data_dir=data_dir)
+    server = new_serve(data_dir=data_dir)
     started = time.time()
     server.start(timeout=10)
     startup_ms = (time.time() - started) * 1000
@@ -357,33 +476,308 @@ def scenario_p7():
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def scenario_p6(events):
-    data_dir = tempfile.mkdtemp(prefix="prism-p6-")
-    server = PrismServer(data_dir=data_dir).start()
+# The roles whose footprint P7 measures on the cluster (the cleaner is a timer and left out).
+P7_CLUSTER_ROLES = ("api", "domain", "projector", "stream")
+# Log messages that mark a role as started: "ready", or for a projector that finds another one
+# leading, the message that it waits on standby.
+READY_MESSAGE = re.compile(r'"msg":"(ready|another projector is the leader; waiting to take over)"')
+
+
+def start_role(role, log_path):
+    """Starts one extra `prism ROLE` on the cluster's storage; returns (process, ms to ready)."""
+    env = dict(os.environ, DATABASE_URL=CLUSTER_ENV["DATABASE_URL"],
+               REDIS_CONNECTION_STRING=CLUSTER_ENV["REDIS_CONNECTION_STRING"],
+               PRISM_BIND_ADDRESS="127.0.0.1", PRISM_DATA_DIR=os.path.dirname(log_path),
+               AUTH0_TEST_MODE="1", TEST_JWT_SECRET=SECRET)
+    port = str(bench_port())
+    env.update(PORT=port, STREAM_SERVICE_PORT=port)
+    with open(log_path, "wb") as log:
+        started = time.time()
+        process = subprocess.Popen([PRISM, role], env=env, stdout=log, stderr=subprocess.STDOUT)
+    while time.time() - started < 30:
+        with open(log_path, errors="replace") as f:
+            if READY_MESSAGE.search(f.read()):
+                return process, (time.time() - started) * 1000
+        if process.poll() is not None:
+            break
+        time.sleep(0.005)
+    process.kill()
+    with open(log_path, errors="replace") as f:
+        raise RuntimeError("prism %s did not become ready:\n%s" % (role, f.read()[-2000:]))
+
+
+def scenario_p7_cluster():
+    """Starts one extra process of each role on the cluster's storage, one after the other, and
+    measures its time to ready and its resident memory after 2 s idle. The figure is the largest
+    resident memory of a role, since the 50 MiB target is for one process."""
+    token = make_token("p7-user-" + uuid.uuid4().hex[:6])
+    seed_tasks(CLUSTER, [token], 100)
+
+    directory = tempfile.mkdtemp(prefix="prism-p7-cluster-")
+    processes, roles = [], {}
     try:
-        _, tokens = write_tokens(50, "p6")
-        batch = [create("replay", order=i) for i in range(8)]
-        sent = 0
-        last = {}
-        while sent < events:
-            for token in tokens:
-                response = server.commands(batch, token=token)
-                assert response.status == 202, response.body
-                last[token] = response.json()["idempotencyKeys"][-1]
-                sent += len(batch)
-        for token, key in last.items():
-            server.wait_for_outcome(key, token=token, timeout=120)
+        for role in P7_CLUSTER_ROLES:
+            process, ready_ms = start_role(role, os.path.join(directory, role + ".log"))
+            processes.append(process)
+            roles[role] = {"startup_to_ready_ms": ready_ms}
+        time.sleep(2)
+        for role, process in zip(P7_CLUSTER_ROLES, processes):
+            roles[role]["rss_mib"] = proc_status_kib(process.pid, "VmRSS") / 1024.0
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(directory, ignore_errors=True)
+
+    # For comparison: the cluster's own processes, which have carried the earlier scenarios' load.
+    running = {}
+    for name in ("api-1", "domain-1", "projector-1", "projector-2", "stream"):
+        running[name] = proc_status_kib(cluster_pid(name), "VmRSS") / 1024.0
+
+    largest = max(r["rss_mib"] for r in roles.values())
+    slowest = max(r["startup_to_ready_ms"] for r in roles.values())
+    summary = ", ".join("%s %.1f MiB %.0f ms" % (role, r["rss_mib"], r["startup_to_ready_ms"])
+                        for role, r in roles.items())
+    return {"id": "P7", "scenario": "one idle extra process per role on the cluster, 1 user, 100 tasks "
+            "(resident memory, start-up to ready): " + summary,
+            "figure": largest, "unit": "MiB resident (largest role)", "reference": 50.0,
+            "reference_name": "target 50 MiB per process", "ratio": largest / 50.0,
+            "target": "<= 50 MiB, start-up <= 1 s", "met": largest <= 50 and slowest <= 1000,
+            "detail": {"roles": roles, "cluster_processes_rss_mib": running}}
+
+
+def post_commands(server, token, body):
+    """Posts one command batch over a new connection, waiting and retrying while the command
+    queue's admission limit returns 503; returns the last idempotency key."""
+    for _ in range(600):
+        response = server.commands(body, token=token, timeout=30)
+        if response.status == 202:
+            return response.json()["idempotencyKeys"][-1]
+        if response.status != 503:
+            raise RuntimeError("POST /api/commands returned %d: %s" % (response.status, response.body[:200]))
+        time.sleep(0.2)
+    raise RuntimeError("POST /api/commands kept returning 503 for two minutes")
+
+
+def seed_events(server, count, users=50, batch=8, threads=4):
+    """Posts `count` create-task commands (one event each) in requests of `batch` from `users`
+    users on `threads` threads, and waits until every command has an outcome."""
+    _, tokens = write_tokens(users, "p6")
+    body = [create("replay", order=i) for i in range(batch)]
+    requests = int(math.ceil(count / float(batch)))
+    last_keys = [dict() for _ in range(threads)]
+    errors = []
+
+    def post(worker):
+        try:
+            for index in range(worker, requests, threads):
+                token = tokens[index % users]
+                last_keys[worker][token] = post_commands(server, token, body)
+        except Exception as error:  # reported by the caller
+            errors.append(error)
+    workers = [threading.Thread(target=post, args=(i,), daemon=True) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    for keys in last_keys:
+        for token, key in keys.items():
+            server.wait_for_outcome(key, token=token, timeout=600)
+    return requests * batch
+
+
+def parse_rebuild(output):
+    """Returns (events, seconds, events/s) from the summary line that `prism rebuild` prints."""
+    match = re.search(r"replayed (\d+) events in ([\d.]+) s \((\d+) events/s\)", output)
+    if not match:
+        raise RuntimeError("prism rebuild printed no summary:\n%s" % output[-2000:])
+    return int(match.group(1)), float(match.group(2)), float(match.group(3))
+
+
+def p6_row(replayed, seconds, rate, detail):
+    return {"id": "P6", "scenario": "prism rebuild of %d events" % replayed, "figure": rate,
+            "unit": "events/s", "reference": 50000.0, "reference_name": "target 50,000/s",
+            "ratio": rate / 50000.0, "target": ">= 50,000 events/s", "met": rate >= 50000,
+            "detail": dict(detail, events=replayed, seconds=seconds)}
+
+
+# Commands that P6 seeds through POST /api/commands of `prism serve`; the rest of its events are
+# copies of these (see replicate_sqlite_events). At about 2,000 to 5,000 commands/s on a shared
+# 2-core machine, seeding a million would take minutes.
+# NOTE: the seeded tasks get server-chosen, time-ordered UUIDv7 ids, and the copies keep that
+# order. Random task ids, which the web app sends, made the replay of 1,000,000 events about six
+# times slower in one run (docs/benchmarks.md, P6).
+P6_SERVE_SEED = 200000
+
+
+def replicate_sqlite_events(database_path, events):
+    """Appends copies of the task events in the SQLite event store until it has `events` events,
+    and returns the number added. The copies get new ids by the scheme of REPLICATE_TASK_EVENTS."""
+    connection = sqlite3.connect(database_path)
+    try:
+        count, last = connection.execute("SELECT count(*), coalesce(max(position), 0) FROM events").fetchone()
+        needed = events - count
+        copy = 0
+        while count < events:
+            copy += 1
+            inserted = connection.execute("""
+                INSERT INTO events (id, entity_type, entity_id, version, type, data, timestamp_ms,
+                                    user_id, idempotency_key)
+                SELECT printf('%08x', :copy) || substr(id, 9), entity_type,
+                       printf('%08x', :copy) || substr(entity_id, 9), version, type,
+                       replace(data, entity_id, printf('%08x', :copy) || substr(entity_id, 9)),
+                       timestamp_ms, user_id, printf('%08x', :copy) || substr(idempotency_key, 9)
+                FROM events WHERE entity_type = 'task' AND position <= :last ORDER BY position
+                LIMIT :limit""", {"copy": copy, "last": last, "limit": events - count}).rowcount
+            if inserted <= 0:
+                raise RuntimeError("the event store has no task events to replicate")
+            count += inserted
+        connection.commit()
+        return max(needed, 0)
+    finally:
+        connection.close()
+
+
+def scenario_p6(events):
+    """Seeds up to P6_SERVE_SEED create-task events through POST /api/commands into a `prism serve`,
+    stops it, adds copies of them with new ids up to `events`, and times `prism rebuild` on its
+    data directory."""
+    data_dir = tempfile.mkdtemp(prefix="prism-p6-")
+    server = new_serve(data_dir=data_dir).start()
+    try:
+        started = time.time()
+        seeded = seed_events(server, min(events, P6_SERVE_SEED))
+        seed_seconds = time.time() - started
         server.stop()
-        result = subprocess.run([PRISM, "rebuild"], env=dict(server.env), capture_output=True, text=True, timeout=600)
-        match = re.search(r"replayed (\d+) events in ([\d.]+) s \((\d+) events/s\)", result.stdout)
-        replayed, seconds, rate = int(match.group(1)), float(match.group(2)), float(match.group(3))
-        return {"id": "P6", "scenario": "prism rebuild of %d events" % replayed, "figure": rate,
-                "unit": "events/s", "reference": 50000.0, "reference_name": "target 50,000/s",
-                "ratio": rate / 50000.0, "target": ">= 50,000 events/s", "met": rate >= 50000,
-                "detail": {"events": replayed, "seconds": seconds}}
+        started = time.time()
+        replicated = replicate_sqlite_events(os.path.join(data_dir, "prism.db"), events)
+        print("P6: seeded %d events in %.0f s, added %d copies in %.0f s"
+              % (seeded, seed_seconds, replicated, time.time() - started), file=sys.stderr, flush=True)
+        result = subprocess.run([PRISM, "rebuild"], env=dict(server.env), capture_output=True, text=True, timeout=900)
+        replayed, seconds, rate = parse_rebuild(result.stdout + result.stderr)
+        return p6_row(replayed, seconds, rate, {"seeded_through_api": seeded, "seed_seconds": seed_seconds,
+                                                "replicated": replicated})
     finally:
         server.cleanup()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# Events copied from the cluster's database, then replicated with new ids until P6 has its count.
+P6_REPLAY_DATABASE = "prism_bench_replay"
+# Commands seeded through the cluster's API for P6 when it runs alone. The domain workers commit
+# about 1,000 commands/s there, so the rest of the events are copies (see REPLICATE_TASK_EVENTS).
+P6_CLUSTER_SEED = 16000
+
+
+def cluster_psql(database, sql, stdin=None, stdout=None):
+    """Runs one SQL statement on the cluster's PostgreSQL as the superuser; returns its output."""
+    pg_bin = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: [int(x) for x in re.findall(r"\d+", p)])[-1]
+    command = [os.path.join(pg_bin, "psql"), "-h", "127.0.0.1", "-p", CLUSTER_ENV["CLUSTER_POSTGRES_PORT"],
+               "-U", "postgres", "-d", database, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql]
+    if stdout is not None:
+        return subprocess.run(command, check=True, stdin=stdin, stdout=stdout, timeout=600)
+    return subprocess.run(command, check=True, capture_output=True, text=True, stdin=stdin,
+                          timeout=600).stdout
+
+
+# Appends copies of the replay database's task events up to position `last` until `needed` rows
+# are added. A copy's task id, event id and idempotency key are the original's with the first 8
+# hex digits replaced by the copy's number. The other 28 characters contain random bits both in
+# the UUIDv7 ids that prism generates and in UUIDv4 ids of clients, so the new ids are distinct
+# from each other and, with overwhelming probability, from the originals. Each task's events
+# keep their order, so every copy is a valid history of a new task of the same user.
+REPLICATE_TASK_EVENTS = """
+INSERT INTO events (id, entity_type, entity_id, version, type, data, timestamp_ms, user_id, idempotency_key)
+SELECT lpad(to_hex(copy), 8, '0') || substr(e.id, 9), e.entity_type,
+       lpad(to_hex(copy), 8, '0') || substr(e.entity_id, 9), e.version, e.type,
+       replace(e.data, e.entity_id, lpad(to_hex(copy), 8, '0') || substr(e.entity_id, 9)),
+       e.timestamp_ms, e.user_id, lpad(to_hex(copy), 8, '0') || substr(e.idempotency_key, 9)
+FROM generate_series(1, %(copies)d) AS copy,
+     (SELECT * FROM events WHERE entity_type = 'task' AND position <= %(last)d) AS e
+ORDER BY copy, e.position
+LIMIT %(needed)d
+"""
+
+
+def build_replay_database(events):
+    """Creates the replay database with a copy of the cluster's events, replicated up to `events`
+    rows; returns (copied, replicated)."""
+    cluster_psql("postgres", "DROP DATABASE IF EXISTS %s" % P6_REPLAY_DATABASE)
+    cluster_psql("postgres", "CREATE DATABASE %s OWNER prism" % P6_REPLAY_DATABASE)
+    env = replay_env()
+    subprocess.run([PRISM, "init"], env=env, check=True, capture_output=True, timeout=120)
+    with tempfile.TemporaryFile() as copy:
+        cluster_psql("prism", "COPY events TO STDOUT", stdout=copy)
+        copy.seek(0)
+        cluster_psql(P6_REPLAY_DATABASE, "COPY events FROM STDIN", stdin=copy)
+    copied = int(cluster_psql(P6_REPLAY_DATABASE, "SELECT count(*) FROM events"))
+    last = int(cluster_psql(P6_REPLAY_DATABASE, "SELECT coalesce(max(position), 0) FROM events"))
+    tasks = int(cluster_psql(P6_REPLAY_DATABASE, "SELECT count(*) FROM events WHERE entity_type = 'task'"))
+    # COPY does not advance the position sequence; the copies must come after the originals.
+    cluster_psql(P6_REPLAY_DATABASE, "SELECT setval(pg_get_serial_sequence('events', 'position'), %d)"
+                 % max(last, 1))
+    needed = events - copied
+    if needed > 0:
+        if tasks == 0:
+            raise RuntimeError("the cluster has no task events to replicate")
+        cluster_psql(P6_REPLAY_DATABASE, REPLICATE_TASK_EVENTS % {
+            "copies": int(math.ceil(needed / float(tasks))), "last": last, "needed": needed})
+    return copied, max(needed, 0)
+
+
+def replay_env():
+    """Returns the environment of a prism process on the replay database and the cluster's Redis."""
+    url = CLUSTER_ENV["DATABASE_URL"].rsplit("/", 1)[0] + "/" + P6_REPLAY_DATABASE
+    return dict(os.environ, DATABASE_URL=url, REDIS_CONNECTION_STRING=CLUSTER_ENV["REDIS_CONNECTION_STRING"],
+                AUTH0_TEST_MODE="1", TEST_JWT_SECRET=SECRET)
+
+
+def scenario_p6_cluster(events):
+    """Times `prism rebuild` of `events` events from PostgreSQL into a separate database.
+
+    The events are those that the earlier scenarios wrote into the cluster, or P6_CLUSTER_SEED
+    commands seeded through HAProxy when fewer are there. Copies of their task events with new ids
+    fill up the rest, because seeding a million events at about 1,000 commands/s would take a
+    quarter of an hour."""
+    seeded = 0
+    head = int(cluster_psql("prism", "SELECT count(*) FROM events"))
+    if head < min(events, P6_CLUSTER_SEED):
+        started = time.time()
+        seeded = seed_events(RemoteServer(CLUSTER_ENV["CLUSTER_HAPROXY_URL"]), min(events, P6_CLUSTER_SEED) - head)
+        print("P6: seeded %d events through HAProxy in %.0f s" % (seeded, time.time() - started),
+              file=sys.stderr, flush=True)
+    try:
+        started = time.time()
+        copied, replicated = build_replay_database(events)
+        print("P6: copied %d events and added %d copies in %.0f s" % (copied, replicated, time.time() - started),
+              file=sys.stderr, flush=True)
+        result = subprocess.run([PRISM, "rebuild"], env=replay_env(), capture_output=True, text=True,
+                                timeout=1800)
+        replayed, seconds, rate = parse_rebuild(result.stdout + result.stderr)
+        return p6_row(replayed, seconds, rate, {"copied_from_cluster": copied, "replicated": replicated,
+                                                "seeded_through_api": seeded})
+    finally:
+        cluster_psql("postgres", "DROP DATABASE IF EXISTS %s" % P6_REPLAY_DATABASE)
+
+
+def route_totals(server, route):
+    """Returns (seconds, requests) that the API recorded for `route`. On the cluster these are the
+    sums over every API replica, read from each replica's own port, since nginx and HAProxy
+    spread the requests over them."""
+    if CLUSTER is None or server is not CLUSTER:
+        return http_route_totals(server, route)
+    seconds, requests = 0.0, 0
+    for port in CLUSTER_ENV["CLUSTER_API_PORTS"].split():
+        replica_seconds, replica_requests = http_route_totals(RemoteServer("http://127.0.0.1:" + port), route)
+        seconds += replica_seconds
+        requests += replica_requests
+    return seconds, requests
 
 
 def http_route_totals(server, route):
@@ -400,15 +794,18 @@ def http_route_totals(server, route):
     return totals[0], int(totals[1])
 
 
-def walk_pages(server, token):
-    """Walks every page of GET /api/tasks at the server's default page size over one keep-alive
-    connection and returns (pages, tasks, client_ms). client_ms is the sum over the requests of
-    the time from sending a request to reading the last byte of its response."""
+def walk_pages(server, token, page_size=None):
+    """Walks every page of GET /api/tasks at `page_size` (default: the server's) over one
+    keep-alive connection and returns (pages, tasks, client_ms). client_ms is the sum over the
+    requests of the time from sending a request to reading the last byte of its response."""
     connection = server.connect(30)
     pages, tasks, client_ms, page_token = 0, 0, 0.0, None
     try:
         while True:
-            path = "/api/tasks" + ("?pageToken=" + page_token if page_token else "")
+            query = ["pageSize=%d" % page_size] if page_size else []
+            if page_token:
+                query.append("pageToken=" + page_token)
+            path = "/api/tasks" + ("?" + "&".join(query) if query else "")
             started = time.perf_counter()
             connection.request("GET", path, headers={"Authorization": "Bearer " + token})
             response = connection.getresponse()
@@ -446,6 +843,8 @@ def board_render_skip_reason():
     """Returns why the browser half of P8 cannot run here, or None when it can."""
     if not os.path.isfile(os.path.join(WEB_DIST, "index.html")):
         return "web/dist is not built (cd web && npm ci && npm run build)"
+    if CLUSTER is not None and not os.path.isfile(os.path.join(CLUSTER_ENV["CLUSTER_DIR"], "www", "index.html")):
+        return "the cluster's nginx serves no web app (web/dist was built after the cluster started)"
     if not os.access(CHROMIUM, os.X_OK):
         return "Chromium not found at %s (set CHROMIUM_PATH)" % CHROMIUM
     if not os.path.isdir(os.path.join(WEB_DIR, "node_modules", "playwright-core")):
@@ -459,6 +858,10 @@ def measure_board_render(server, token):
     """Runs the web app's large-board spec (web/e2e/performance.e2e.ts) against `server` as the
     user of `token`, whose tasks are already seeded, and returns the figures it prints."""
     env = dict(os.environ, PRISM_URL=base_url(server), PRISM_TOKEN=token, CHROMIUM_PATH=CHROMIUM)
+    if CLUSTER is not None:
+        # The cluster's nginx has a self-signed certificate. Node trusts it as an extra CA, and
+        # Chromium ignores certificate errors.
+        env.update(NODE_EXTRA_CA_CERTS=CLUSTER_ENV["CLUSTER_CA_FILE"], PRISM_IGNORE_CERT_ERRORS="1")
     # Without TEST_JWT_SECRET the spec signs no tokens of its own and uses PRISM_TOKEN's user.
     env.pop("TEST_JWT_SECRET", None)
     command = ["npx", "vitest", "run", "--config", "vitest.e2e.config.ts", "e2e/performance.e2e.ts"]
@@ -477,20 +880,29 @@ def measure_board_render(server, token):
             "spec_passed": completed.returncode == 0}
 
 
+# The page size of GET /api/tasks without TASKS_PAGE_SIZE or ?pageSize.
+DEFAULT_PAGE_SIZE = 10
+
+
 def scenario_p8(tasks=2000, walks=5):
     """Measures, for one user with `tasks` tasks, the server's time to walk every page of
     GET /api/tasks and the board's first full render in Chromium. Returns two result rows."""
     skip = board_render_skip_reason()
-    server = PrismServer({} if skip else {"PRISM_WEB_DIR": WEB_DIST}).start()
+    page_size = None
+    if CLUSTER is not None:
+        # The cluster runs with TASKS_PAGE_SIZE=30 for P1, so the walk requests the default size.
+        server, page_size = CLUSTER, DEFAULT_PAGE_SIZE
+    else:
+        server = new_serve({} if skip else {"PRISM_WEB_DIR": WEB_DIST}).start()
     try:
         token = make_token("p8-" + uuid.uuid4().hex[:8])
         seed_board(server, token, tasks)
-        walk_pages(server, token)  # one walk to warm the cache and the page reads
+        walk_pages(server, token, page_size)  # one walk to warm the cache and the page reads
         server_ms, client_ms = [], []
         for _ in range(walks):
-            seconds_before, requests_before = http_route_totals(server, "/api/tasks")
-            pages, listed, client = walk_pages(server, token)
-            seconds_after, requests_after = http_route_totals(server, "/api/tasks")
+            seconds_before, requests_before = route_totals(server, "/api/tasks")
+            pages, listed, client = walk_pages(server, token, page_size)
+            seconds_after, requests_after = route_totals(server, "/api/tasks")
             if requests_after - requests_before != pages:
                 raise RuntimeError("expected %d GET /api/tasks requests on /metrics during the walk, "
                                    "counted %d: is another client using this server?"
@@ -568,45 +980,41 @@ plot %s
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per load run (default 10)")
-    parser.add_argument("--events", type=int, default=200000, help="events replayed by P6 (default 200000)")
+    parser.add_argument("--events", type=int, default=1000000, help="events replayed by P6 (default 1000000)")
     parser.add_argument("--streams", type=int, default=10000, help="SSE connections of P5 (default 10000)")
-    parser.add_argument("--stream-rate", type=int, default=1000,
-                        help="commands/s posted during P5, spread over all users (default 1000)")
+    parser.add_argument("--stream-rate", type=int, default=None,
+                        help="commands/s posted during P5, spread over all users (default 1000, "
+                        "and %d with --cluster, below what its domain workers commit)" % CLUSTER_STREAM_RATE)
     parser.add_argument("--quick", action="store_true",
                         help="5 s load runs, 100,000 events, 2,000 streams: a smoke run, not a record")
+    parser.add_argument("--pin", action="store_true",
+                        help="P1 on prism serve: pin prism and nginx to CPU 0 and wrk to CPU 1 (taskset)")
     parser.add_argument("--only", default="P1,P2,P3,P4,P5,P6,P7,P8", help="comma-separated scenario ids")
     parser.add_argument("--chart", default=CHART, help="latency chart to write (PNG); '' for none")
     parser.add_argument("--cluster", action="store_true",
-                        help="run P1-P4 on the local cluster (scripts/cluster) through its nginx")
+                        help="run the scenarios on the local cluster (scripts/cluster) instead of prism serve")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.events, args.streams = 5, 100000, 2000
+    if args.stream_rate is None:
+        args.stream_rate = CLUSTER_STREAM_RATE if args.cluster else 1000
     wanted = set(args.only.split(","))
     global CLUSTER
     stop_cluster = None
-    not_on_cluster = {}
     if args.cluster:
-        # P6 and P7 measure one process by definition. P5 and P8 drive a prism serve of their own
-        # (sse_load speaks plain HTTP, P8 reads one process's /metrics) and are not wired to the
-        # cluster yet.
-        reasons = {"P5": "not wired to the cluster yet (sse_load has no TLS)",
-                   "P6": "measures one prism rebuild process", "P7": "measures one idle process",
-                   "P8": "not wired to the cluster yet (reads one process's /metrics)"}
-        not_on_cluster = {i: reasons[i] for i in sorted(wanted) if i in reasons}
-        wanted &= {"P1", "P2", "P3", "P4"}
         CLUSTER, stop_cluster = start_cluster()
         if args.chart == CHART:
             args.chart = os.path.join(ROOT, "docs", "benchmarks-latency-cluster.png")
 
     results = []
     scenarios = [
-        ("P1", lambda: scenario_p1(args.duration)),
+        ("P1", lambda: scenario_p1(args.duration, args.pin)),
         ("P2", lambda: scenario_write(args.duration, 1, "P2", 15000)),
         ("P3", lambda: scenario_write(args.duration, 8, "P3", 40000)),
         ("P4", lambda: scenario_p4(args.duration)),
         ("P5", lambda: scenario_p5(args.streams, 3 * args.duration, args.stream_rate)),
-        ("P6", lambda: scenario_p6(args.events)),
-        ("P7", scenario_p7),
+        ("P6", lambda: scenario_p6_cluster(args.events) if args.cluster else scenario_p6(args.events)),
+        ("P7", scenario_p7_cluster if args.cluster else scenario_p7),
         ("P8", scenario_p8),
     ]
     started = time.time()
@@ -633,8 +1041,6 @@ def main():
         print("| %s | %s | %.1f %s | %.1f (%s) | %.3f | %s | %s |" % (
             r["id"], r["scenario"], r["figure"], r["unit"], r["reference"], r["reference_name"],
             r["ratio"], r["target"], "yes" if r["met"] else "no"))
-    for identifier, reason in not_on_cluster.items():
-        print("| %s | - | skipped on the cluster: %s | - | - | - | - |" % (identifier, reason))
     elapsed = time.time() - started
     print("\n%d rows in %.0f s; load average %s" % (len(results), elapsed, os.getloadavg()))
     chart = draw_chart(results, args.chart) if args.chart else None

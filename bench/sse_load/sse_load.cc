@@ -2,6 +2,11 @@
 // posted, and measures how long each change takes to reach its user's stream and GET /api/tasks.
 //
 //   sse_load --port 8080 --secret S --connections 10000 --hold 60 --rate 1000 [--server-pid PID]
+//            [--api-port N]
+//
+// Streams connect to `--port`, and commands and list probes go to `--api-port` (default:
+// `--port`). On the cluster, the streams can so reach `prism stream` while commands go through
+// HAProxy.
 //
 // Every connection belongs to its own user (or `--users` fewer, shared round robin); tokens are
 // HS256 with the server's test-mode secret, for the subject <user-prefix>-<run-id>-<index>. The
@@ -50,7 +55,8 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   std::string host = "127.0.0.1";
-  int port = 0;
+  int port = 0;      // GET /stream
+  int api_port = 0;  // POST /api/commands and GET /api/tasks; 0: the same as `port`
   std::string secret;
   int connections = 1000;
   int users = 0;  // 0: one user per connection
@@ -81,7 +87,8 @@ struct ListProbe {
 struct Load {
   Options options;
   asio::io_context io;
-  tcp::endpoint endpoint;
+  tcp::endpoint endpoint;      // streams
+  tcp::endpoint api_endpoint;  // commands and list probes
   std::vector<std::string> tokens;
 
   int next_connection = 0;
@@ -286,7 +293,7 @@ awaitable<bool> Exchange(Load& load, std::unique_ptr<beast::tcp_stream>& stream,
   if (!stream) {
     stream = std::make_unique<beast::tcp_stream>(load.io);
     stream->expires_after(std::chrono::seconds(10));
-    co_await stream->async_connect(load.endpoint, token);
+    co_await stream->async_connect(load.api_endpoint, token);
   }
   beast::flat_buffer buffer;
   if (!ec) {
@@ -452,6 +459,7 @@ bool ParseOptions(int argc, char** argv, Options& options) {
   const std::map<std::string, Setter> setters = {
       {"--host", [&](const std::string& v) { options.host = v; }},
       {"--port", [&](const std::string& v) { options.port = std::stoi(v); }},
+      {"--api-port", [&](const std::string& v) { options.api_port = std::stoi(v); }},
       {"--secret", [&](const std::string& v) { options.secret = v; }},
       {"--connections", [&](const std::string& v) { options.connections = std::stoi(v); }},
       {"--users", [&](const std::string& v) { options.users = std::stoi(v); }},
@@ -480,11 +488,13 @@ bool ParseOptions(int argc, char** argv, Options& options) {
       return false;
     }
   }
-  valid = valid && options.port > 0 && options.port < 65536 && !options.secret.empty() &&
+  valid = valid && options.port > 0 && options.port < 65536 && options.api_port >= 0 &&
+          options.api_port < 65536 && !options.secret.empty() &&
           options.connections > 0 && options.users >= 0 && options.rate > 0 &&
           options.posters > 0 && options.list_probes >= 0 && options.connect_parallel > 0;
   if (!valid) {
-    std::cerr << "usage: sse_load --port N --secret S [--connections N] [--users N] [--hold S]\n"
+    std::cerr << "usage: sse_load --port N --secret S [--api-port N] [--connections N]\n"
+                 "  [--users N] [--hold S]\n"
                  "  [--rate N] [--posters N] [--list-probes N] [--connect-parallel N]\n"
                  "  [--server-pid PID] [--drain S] [--user-prefix P] [--run-id ID]\n"
                  "  [--host 127.0.0.1]\n";
@@ -521,6 +531,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   load.endpoint = tcp::endpoint(address, static_cast<uint16_t>(options.port));
+  int api_port = options.api_port > 0 ? options.api_port : options.port;
+  load.api_endpoint = tcp::endpoint(address, static_cast<uint16_t>(api_port));
 
   int users = options.users > 0 ? options.users : options.connections;
   int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
