@@ -11,10 +11,12 @@ The load, for --duration seconds:
     tasks each.
 
 Every --interval seconds the server's open file descriptors (/proc/PID/fd) and resident memory
-(VmRSS in /proc/PID/status) go to a CSV file. At the end the script prints the start, end and
-maximum of both. It flags growth when the mean of the last quarter of the samples exceeds the mean
-of the second quarter by more than --max-growth (a fraction). The first quarter is warm-up. It
-exits 1 when growth was flagged or a load tool failed.
+(VmRSS and its anonymous part RssAnon in /proc/PID/status) go to a CSV file. At the end the script
+prints the start, end and maximum of each. It flags growth when the mean of the last quarter of the
+samples exceeds the mean of the second quarter by more than --max-growth (a fraction), for
+descriptors or VmRSS. The first quarter is warm-up. It exits 1 when growth was flagged or a load tool failed. With --rate 0 the
+streams still reconnect but nothing is written, so growth that follows the tasks written shows up
+as the difference between the two runs.
 
 Not part of the test command; it needs build/release/src/prism, build/release/bench/sse_load
 (cmake --preset release -DPRISM_BUILD_BENCH=ON; scripts/build.sh release prism sse_load) and wrk.
@@ -24,7 +26,9 @@ import argparse
 import csv
 import json
 import os
+import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -37,20 +41,62 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "http"))
 
-from harness import SECRET, PrismServer, create, make_token, new_id  # noqa: E402
+from harness import PRISM, SECRET, PrismServer, create, make_token, new_id  # noqa: E402
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 SSE_LOAD = os.environ.get("SSE_LOAD_BINARY", os.path.join(ROOT, "build", "release", "bench", "sse_load"))
 
 
 def read_sample(pid):
-    """Returns (open file descriptors, VmRSS in KiB) of the process."""
+    """Returns (open file descriptors, VmRSS in KiB, RssAnon in KiB) of the process."""
     fds = len(os.listdir("/proc/%d/fd" % pid))
+    fields = {}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return fds, int(line.split()[1])
-    raise RuntimeError("no VmRSS in /proc/%d/status" % pid)
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "RssAnon"):
+                fields[name] = int(value.split()[0])
+    if "VmRSS" not in fields:
+        raise RuntimeError("no VmRSS in /proc/%d/status" % pid)
+    return fds, fields["VmRSS"], fields.get("RssAnon", 0)
+
+
+def find_server_pid(root_pid, timeout=30.0):
+    """Returns the pid of the prism process at or below root_pid. It is below root_pid when a
+    wrapper such as heaptrack started the server."""
+    binary = os.path.realpath(PRISM)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        pending = [root_pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                if os.path.realpath("/proc/%d/exe" % pid) == binary:
+                    return pid
+                with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                    pending.extend(int(child) for child in f.read().split())
+            except OSError:
+                continue
+        time.sleep(0.1)
+    raise RuntimeError("no %s process below pid %d" % (binary, root_pid))
+
+
+def stop_server(server, pid):
+    """Stops the server with SIGTERM, so that a wrapper such as heaptrack can write its report."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        server.process.wait(timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        print("soak: server did not stop after SIGTERM: %s" % error, file=sys.stderr)
+
+
+SAMPLE_COLUMNS = ("elapsed_s", "fds", "rss_kib", "rss_anon_kib")
+
+
+def sample(pid, started):
+    """Returns one CSV row of the server's state as a dict keyed by SAMPLE_COLUMNS."""
+    fds, rss, anon = read_sample(pid)
+    return dict(zip(SAMPLE_COLUMNS, (round(time.time() - started, 1), fds, rss, anon)))
 
 
 def seed_readers(server, users, tasks_per_user):
@@ -73,8 +119,9 @@ def seed_readers(server, users, tasks_per_user):
 class StreamLoop(threading.Thread):
     """Runs sse_load rounds back to back until the end time and keeps each round's summary."""
 
-    def __init__(self, port, streams, rate, round_seconds, end, start_delay, name):
+    def __init__(self, port, streams, rate, round_seconds, end, start_delay, name, prefix=()):
         super().__init__(daemon=True)
+        self.prefix = list(prefix)  # command prefix of sse_load, such as ["nice", "-n", "10"]
         self.port, self.streams, self.rate = port, streams, rate
         self.round_seconds, self.end, self.start_delay, self.label = round_seconds, end, start_delay, name
         self.rounds = []  # summaries: streams failed, held at end, commands accepted and delivered
@@ -88,7 +135,7 @@ class StreamLoop(threading.Thread):
         time.sleep(self.start_delay)
         while time.time() + 5 < self.end:
             hold = min(self.round_seconds, self.end - time.time())
-            command = [SSE_LOAD, "--port", str(self.port), "--secret", SECRET,
+            command = self.prefix + [SSE_LOAD, "--port", str(self.port), "--secret", SECRET,
                        "--connections", str(self.streams), "--hold", "%.1f" % hold,
                        "--rate", str(self.rate), "--posters", "4", "--list-probes", "1",
                        "--drain", "2", "--user-prefix", "soak-" + self.label, "--run-id", self.run_id]
@@ -139,6 +186,14 @@ def main():
                              "flagged, as a fraction (default 0.10)")
     parser.add_argument("--csv", default=os.path.join(HERE, "results", "soak.csv"),
                         help="CSV file of the samples (default bench/results/soak.csv)")
+    parser.add_argument("--port", type=int, default=0,
+                        help="TCP port of the server on 127.0.0.1 (default: a free port)")
+    parser.add_argument("--load-nice", type=int, default=0,
+                        help="niceness added to sse_load and wrk, so they yield the CPU to the "
+                             "server (default 0)")
+    parser.add_argument("--server-wrapper", default="",
+                        help="command put before `prism serve`, such as 'heaptrack -o FILE' "
+                             "(default none); the samples are of the prism process below it")
     args = parser.parse_args()
     if not os.path.exists(SSE_LOAD):
         raise SystemExit("soak needs %s: cmake --preset release -DPRISM_BUILD_BENCH=ON, then "
@@ -146,17 +201,19 @@ def main():
     if args.duration < 4 * args.interval:
         raise SystemExit("--duration must be at least 4 x --interval to compare quarters")
 
-    server = PrismServer().start()
-    pid = server.process.pid
+    server = PrismServer(port=args.port or None, wrapper=shlex.split(args.server_wrapper))
+    server.start(timeout=60 if args.server_wrapper else 10)
+    pid = find_server_pid(server.process.pid)
     tokens_path = seed_readers(server, args.read_users, 30)
     os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
     started = time.time()
     end = started + args.duration
-    loops = [StreamLoop(server.port, args.streams // 2, args.rate / 2, args.round, end, 0, "a"),
+    load_prefix = ["nice", "-n", str(args.load_nice)] if args.load_nice else []
+    loops = [StreamLoop(server.port, args.streams // 2, args.rate / 2, args.round, end, 0, "a", load_prefix),
              StreamLoop(server.port, args.streams - args.streams // 2, args.rate / 2, args.round, end,
-                        args.round / 2, "b")]
+                        args.round / 2, "b", load_prefix)]
     reads = subprocess.Popen(
-        [WRK, "-t1", "-c%d" % args.read_connections, "-d%ds" % int(args.duration),
+        load_prefix + [WRK, "-t1", "-c%d" % args.read_connections, "-d%ds" % int(args.duration),
          "-s", os.path.join(HERE, "wrk", "tokens.lua"), "http://127.0.0.1:%d/api/tasks" % server.port],
         env=dict(os.environ, TOKENS_FILE=tokens_path, DELAY_MS=str(args.read_delay_ms)),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -166,17 +223,15 @@ def main():
             loop.start()
         with open(args.csv, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["elapsed_s", "fds", "rss_kib"])
+            writer.writerow(["elapsed_s", "fds", "rss_kib", "rss_anon_kib"])
             while time.time() < end:
-                fds, rss = read_sample(pid)
-                samples.append({"elapsed_s": round(time.time() - started, 1), "fds": fds, "rss_kib": rss})
-                writer.writerow([samples[-1]["elapsed_s"], fds, rss])
+                samples.append(sample(pid, started))
+                writer.writerow([samples[-1][column] for column in SAMPLE_COLUMNS])
                 f.flush()
                 time.sleep(max(0.0, min(args.interval, end - time.time())))
-        fds, rss = read_sample(pid)
-        samples.append({"elapsed_s": round(time.time() - started, 1), "fds": fds, "rss_kib": rss})
+        samples.append(sample(pid, started))
         with open(args.csv, "a", newline="") as f:
-            csv.writer(f).writerow([samples[-1]["elapsed_s"], fds, rss])
+            csv.writer(f).writerow([samples[-1][column] for column in SAMPLE_COLUMNS])
         read_output = reads.communicate(timeout=60)[0]
         for loop in loops:
             loop.join(timeout=args.round + 60)
@@ -185,6 +240,7 @@ def main():
             loop.stop()
         if reads.poll() is None:
             reads.terminate()
+        stop_server(server, pid)
         server.cleanup()
         os.unlink(tokens_path)
 
@@ -195,6 +251,8 @@ def main():
         line, grew = summarise(samples, column, args.max_growth)
         print("soak: " + line)
         flagged = flagged or grew
+    # RssAnon is printed to tell heap growth from file pages. The check uses VmRSS alone.
+    print("soak: " + summarise(samples, "rss_anon_kib", args.max_growth)[0].replace("GROWTH FLAGGED", ""))
     failed = False
     for loop in loops:
         rounds = loop.rounds

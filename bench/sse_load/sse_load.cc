@@ -11,11 +11,11 @@
 // Every connection belongs to its own user (or `--users` fewer, shared round robin); tokens are
 // HS256 with the server's test-mode secret, for the subject <user-prefix>-<run-id>-<index>. The
 // run id is random unless `--run-id` gives one, so that several runs can reuse the same users.
-// During the hold, `--rate` create-task commands per second are posted, spread over the users
-// (command k goes to user k * 7919 mod users), each with a fresh task id. The delivery latency of a
-// command runs from its 202 to the first stream message carrying that task id (0 when the message
-// came first). The list latency, for a sample of commands, runs from the 202 to the first GET
-// /api/tasks that lists the task. With
+// During the hold, `--rate` create-task commands per second (0: none) are posted, spread over the
+// users (command k goes to user k * 7919 mod users), each with a fresh task id. The delivery
+// latency of a command runs from its 202 to the first stream message carrying that task id (0
+// when the message came first). The list latency, for a sample of commands, runs from the 202 to
+// the first GET /api/tasks that lists the task. With
 // `--server-pid`, the server's VmRSS is sampled every 200 ms and VmHWM is read at the end. Prints
 // one JSON object on stdout.
 #include <sys/resource.h>
@@ -317,8 +317,15 @@ void OnAccepted(Load& load, const std::string& task_id, int user) {
   }
 }
 
+awaitable<void> Sleep(Load& load, Clock::duration duration);
+
 // Posts commands on schedule (command k is due at start + k / rate) until `end`.
 awaitable<void> Poster(Load& load, Clock::time_point start, Clock::time_point end) {
+  if (load.options.rate <= 0) {  // --rate 0: only hold the streams
+    co_await Sleep(load, end - Clock::now());
+    --load.posters_running;
+    co_return;
+  }
   std::unique_ptr<beast::tcp_stream> stream;
   asio::steady_timer timer(load.io);
   int users = static_cast<int>(load.tokens.size());
@@ -489,9 +496,9 @@ bool ParseOptions(int argc, char** argv, Options& options) {
     }
   }
   valid = valid && options.port > 0 && options.port < 65536 && options.api_port >= 0 &&
-          options.api_port < 65536 && !options.secret.empty() &&
-          options.connections > 0 && options.users >= 0 && options.rate > 0 &&
-          options.posters > 0 && options.list_probes >= 0 && options.connect_parallel > 0;
+          options.api_port < 65536 && !options.secret.empty() && options.connections > 0 &&
+          options.users >= 0 && options.rate >= 0 && options.posters > 0 &&
+          options.list_probes >= 0 && options.connect_parallel > 0;
   if (!valid) {
     std::cerr << "usage: sse_load --port N --secret S [--api-port N] [--connections N]\n"
                  "  [--users N] [--hold S]\n"

@@ -13,9 +13,15 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 
-// Write buffers larger than this are released after use instead of kept for the next frames, so
-// a burst does not pin memory on each of thousands of mostly idle streams.
-constexpr size_t kMaxRetainedBufferBytes = 64 * 1024;
+// Write buffers larger than this are released after use instead of kept for the next frames.
+// Update frames and keep-alives are far smaller. The snapshot a stream starts with contains the
+// user's whole board, so a larger limit would pin a board-sized buffer on every open stream for
+// the stream's lifetime.
+constexpr size_t kMaxRetainedBufferBytes = 4 * 1024;
+
+// Frees the string's allocation. Assigning std::string() would not: libstdc++ copies a short
+// string into the existing allocation and keeps it.
+void Release(std::string& buffer) { std::string().swap(buffer); }
 
 }  // namespace
 
@@ -52,6 +58,8 @@ void EventStream::MarkClosed() {
     core_->metrics->open_connections().Dec();
   }
   counted_open_ = false;
+  core_->metrics->stream_buffer_bytes().Add(-static_cast<double>(reported_buffer_bytes_));
+  reported_buffer_bytes_ = 0;
   core_->connections.Remove(this);
 }
 
@@ -61,7 +69,7 @@ void EventStream::Start(std::string head,
     CloseNow("server stopping");
     return;
   }
-  Enqueue(head);
+  Enqueue(std::move(head));
   stream_.expires_never();
   DoRead();
   try {
@@ -73,9 +81,17 @@ void EventStream::Start(std::string head,
   }
 }
 
-bool EventStream::Send(std::string frame) { return Enqueue(frame); }
+bool EventStream::Send(std::string frame) { return Enqueue(std::move(frame)); }
 
-bool EventStream::Enqueue(std::string_view bytes) {
+void EventStream::ReportBufferBytes() {
+  if (closed_) return;  // MarkClosed took this stream's bytes off the gauge
+  size_t bytes = pending_.capacity() + writing_.capacity();
+  core_->metrics->stream_buffer_bytes().Add(static_cast<double>(bytes) -
+                                            static_cast<double>(reported_buffer_bytes_));
+  reported_buffer_bytes_ = bytes;
+}
+
+bool EventStream::Enqueue(std::string bytes) {
   bool schedule_write = false;
   bool overflow = false;
   {
@@ -91,7 +107,13 @@ bool EventStream::Enqueue(std::string_view bytes) {
     bool oversized = !fits && oversized_pending_bytes_ == 0;
     if (fits || oversized) {
       if (oversized) oversized_pending_bytes_ = bytes.size();
-      pending_.append(bytes);
+      // Moving a frame in saves copying a large one, such as a snapshot. It is done only when
+      // appending would outgrow the buffer kept for reuse, so small frames reuse that buffer.
+      if (pending_.empty() && bytes.size() > pending_.capacity()) {
+        pending_ = std::move(bytes);
+      } else {
+        pending_.append(bytes);
+      }
       schedule_write = !write_scheduled_;
       write_scheduled_ = true;
     } else {
@@ -170,8 +192,9 @@ void EventStream::DoWrite() {
       writing_.swap(pending_);
       writing_bytes_ = writing_.size();
       oversized_pending_bytes_ = 0;
-      if (pending_.capacity() > kMaxRetainedBufferBytes) pending_ = std::string();
+      if (pending_.capacity() > kMaxRetainedBufferBytes) Release(pending_);
     }
+    ReportBufferBytes();
   }
   if (close) {
     CloseNow("closed by server");
@@ -189,10 +212,11 @@ void EventStream::OnWrite(beast::error_code ec, size_t) {
     return;
   }
   writing_.clear();
-  if (writing_.capacity() > kMaxRetainedBufferBytes) writing_ = std::string();
+  if (writing_.capacity() > kMaxRetainedBufferBytes) Release(writing_);
   {
     std::lock_guard lock(mutex_);
     writing_bytes_ = 0;
+    ReportBufferBytes();
   }
   DoWrite();
 }
@@ -207,7 +231,7 @@ void EventStream::CloseNow(std::string_view reason) {
     close_requested_ = true;
     callbacks_run_ = true;
     callbacks.swap(on_close_);
-    pending_ = std::string();
+    Release(pending_);
   }
   beast::error_code ec;
   stream_.socket().shutdown(Socket::shutdown_send, ec);

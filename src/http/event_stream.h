@@ -43,23 +43,28 @@ class EventStream : public Connection,
   void Shutdown(bool force) override;
 
  private:
-  // Appends bytes under the lock; returns false (and closes) when the buffer would overflow.
-  bool Enqueue(std::string_view bytes);
+  // Appends bytes under the lock, or moves them in when nothing is queued and they would not fit
+  // the buffer kept for reuse. Returns false (and closes) when the buffer would overflow.
+  bool Enqueue(std::string bytes);
   void DoRead();
   void OnRead(boost::beast::error_code ec, size_t bytes);
   void DoWrite();
   void OnWrite(boost::beast::error_code ec, size_t bytes);
   void CloseNow(std::string_view reason);
   void MarkClosed();  // leaves the open-stream gauges and the registry; idempotent
+  // Sets this stream's share of the stream-buffer gauge to the capacity of pending_ and
+  // writing_. Call on the executor, with mutex_ held.
+  void ReportBufferBytes();
 
   std::shared_ptr<ServerCore> core_;
   Stream stream_;
   const uint64_t request_id_;
   std::atomic<bool> open_{true};
-  bool closed_ = false;       // executor only: CloseNow ran
-  bool counted_open_ = true;  // executor only (and the destructor): counted in the gauges
-  std::string writing_;       // executor only: the bytes of the write in flight
-  char read_buffer_[64];      // executor only: bytes a client sends are discarded
+  bool closed_ = false;               // executor only: CloseNow ran
+  bool counted_open_ = true;          // executor only (and the destructor): counted in the gauges
+  std::string writing_;               // executor only: the bytes of the write in flight
+  size_t reported_buffer_bytes_ = 0;  // executor only: this stream's share of the gauge
+  char read_buffer_[64];              // executor only: bytes a client sends are discarded
 
   std::mutex mutex_;
   std::string pending_;                 // guarded by mutex_

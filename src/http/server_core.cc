@@ -72,7 +72,13 @@ HttpMetrics::HttpMetrics(metrics::Registry& registry, const Router& router)
                                       "Open HTTP connections, event streams included.")
                             .WithLabels({})),
       open_streams_(registry.AddGauge("prism_http_open_streams", "Open server-sent-event streams.")
-                        .WithLabels({})) {
+                        .WithLabels({})),
+      stream_buffer_bytes_(
+          registry
+              .AddGauge("prism_http_stream_buffer_bytes",
+                        "Bytes allocated for the send buffers of open event streams, as of each "
+                        "stream's last write.")
+              .WithLabels({})) {
   auto& durations = registry.AddHistogram(
       "prism_http_request_duration_seconds",
       "Time from a request's last byte read to its response's last byte written, by route.",

@@ -94,6 +94,7 @@ class HttpMetrics {
 
   metrics::Gauge& open_connections() { return open_connections_; }
   metrics::Gauge& open_streams() { return open_streams_; }
+  metrics::Gauge& stream_buffer_bytes() { return stream_buffer_bytes_; }
 
  private:
   metrics::Counter& RequestCounter(int route_id, boost::beast::http::verb method, unsigned status);
@@ -105,6 +106,7 @@ class HttpMetrics {
   std::vector<metrics::Counter*> errors_;       // by Error
   metrics::Gauge& open_connections_;
   metrics::Gauge& open_streams_;
+  metrics::Gauge& stream_buffer_bytes_;
 };
 
 struct ServerCore {

@@ -194,8 +194,9 @@ def server_under_test(extra_env=None):
 class PrismServer(Client):
     """A `prism serve` child process on a free loopback port with its own data directory."""
 
-    def __init__(self, extra_env=None, data_dir=None):
-        self.port = free_port()
+    def __init__(self, extra_env=None, data_dir=None, port=None, wrapper=None):
+        self.port = port or free_port()
+        self.wrapper = list(wrapper or [])  # command prefix, such as ["heaptrack", "-o", FILE]
         self.own_data_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="prism-test-")
         self.log_path = os.path.join(self.data_dir, "serve.log")
@@ -213,7 +214,8 @@ class PrismServer(Client):
 
     def start(self, timeout=10.0):
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([PRISM, "serve"], env=self.env, stdout=log, stderr=log)
+            self.process = subprocess.Popen(self.wrapper + [PRISM, "serve"], env=self.env, stdout=log,
+                                            stderr=log)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:

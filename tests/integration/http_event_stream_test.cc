@@ -56,6 +56,15 @@ class EventStreamTest : public HttpServerFixture {
     return sinks_[index];
   }
 
+  // The value of prism_http_stream_buffer_bytes, or -1 when /metrics does not list it.
+  double StreamBufferBytes() {
+    const std::string name = "prism_http_stream_buffer_bytes ";
+    std::string text = registry_.RenderPrometheus();
+    size_t line = text.find("\n" + name);
+    if (line == std::string::npos) return -1;
+    return std::stod(text.substr(line + 1 + name.size()));
+  }
+
   std::mutex sinks_mutex_;
   std::vector<std::shared_ptr<EventStreamSink>> sinks_;
 };
@@ -230,6 +239,45 @@ TEST_F(EventStreamTest, CountsOpenStreams) {
 
   EXPECT_TRUE(two_open) << registry_.RenderPrometheus();
   EXPECT_TRUE(one_open) << registry_.RenderPrometheus();
+}
+
+// A stream starts with a snapshot of the user's whole board. Its buffer must not stay allocated
+// for the rest of the stream's life, or every open stream pins a board-sized buffer.
+TEST_F(EventStreamTest, ReleasesLargeBufferAfterWrite) {
+  StartStreamServer();
+  SseClient client("127.0.0.1", port(), "/stream");
+  auto sink = Sink(0);
+  ASSERT_NE(sink, nullptr);
+
+  std::string snapshot(20 * 1024, 's');  // its frame's capacity stays below 64 KiB
+  ASSERT_TRUE(sink->Send(Frame(1, snapshot)));
+  auto first = client.ReadEvent();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->data.size(), snapshot.size());
+  ASSERT_TRUE(sink->Send(Frame(2, "update")));
+  auto second = client.ReadEvent();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->data, "update");
+
+  bool released =
+      WaitUntil([&] { return StreamBufferBytes() >= 0 && StreamBufferBytes() <= 8192; });
+  EXPECT_TRUE(released) << "prism_http_stream_buffer_bytes " << StreamBufferBytes();
+}
+
+TEST_F(EventStreamTest, StreamBufferGaugeDropsOnClose) {
+  StartStreamServer();
+  auto client = std::make_unique<SseClient>("127.0.0.1", port(), "/stream");
+  auto sink = Sink(0);
+  ASSERT_NE(sink, nullptr);
+  ASSERT_TRUE(sink->Send(Frame(1, "event")));
+  ASSERT_TRUE(client->ReadEvent().has_value());
+
+  bool counted = WaitUntil([&] { return StreamBufferBytes() > 0; });
+  client.reset();
+  bool dropped = WaitUntil([&] { return StreamBufferBytes() == 0; });
+
+  EXPECT_TRUE(counted) << "prism_http_stream_buffer_bytes " << StreamBufferBytes();
+  EXPECT_TRUE(dropped) << "prism_http_stream_buffer_bytes " << StreamBufferBytes();
 }
 
 TEST_F(EventStreamTest, SendIsSafeFromManyThreads) {
