@@ -149,6 +149,19 @@ std::vector<domain::TaskRow> PostgresReadModels::AllTasks(std::string_view user_
   return tasks;
 }
 
+int64_t PostgresReadModels::CountOpenTasks(std::string_view user_id,
+                                           std::string_view category) {
+  // The `NOT done` term matches the partial index's WHERE clause.
+  int64_t count = 0;
+  pool_->Run([&](Connection& connection) {
+    Result rows = connection.Exec(
+        "SELECT COUNT(*) FROM tasks WHERE user_id = $1 AND category = $2 AND NOT done",
+        Params(user_id, category));
+    count = rows.Int(0, 0);
+  });
+  return count;
+}
+
 int64_t PostgresReadModels::Checkpoint() {
   int64_t position = 0;
   pool_->Run([&](Connection& connection) {

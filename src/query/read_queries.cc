@@ -71,17 +71,21 @@ std::string ReadQueries::BuildPage(std::string_view user_id, const PageCursor& c
 }
 
 std::string ReadQueries::FillTaskPages(std::string_view user_id, int64_t stamp, uint32_t wanted,
-                                       storage::CacheWrite* written) {
+                                       storage::CacheWrite* written,
+                                       std::optional<int64_t>* cached_until) {
   std::vector<std::string> pages;
   PageCursor cursor;
   std::string wanted_page;
+  std::optional<int64_t> last_cached_position;
   for (int i = 0; i < options_.cached_pages; ++i) {
     PageCursor next;
     pages.push_back(BuildPage(user_id, cursor, options_.page_size, &next));
     if (static_cast<uint32_t>(i) == wanted) wanted_page = pages.back();
     if (next.after_position < 0) break;
+    if (i + 1 == options_.cached_pages) last_cached_position = next.after_position;
     cursor = next;
   }
+  if (cached_until) *cached_until = last_cached_position;
   storage::CacheWrite result =
       cache_->PutIfNewer(TasksCacheKey(user_id), EncodePages(pages), stamp, options_.tasks_ttl);
   if (written) *written = result;
@@ -125,11 +129,18 @@ std::string ReadQueries::Settings(std::string_view user_id) {
   return body;
 }
 
-bool ReadQueries::Refresh(std::string_view user_id, int64_t stamp) {
+bool ReadQueries::Refresh(std::string_view user_id, int64_t stamp, RefreshScope scope,
+                          std::optional<int64_t>* cached_until) {
+  if (cached_until) cached_until->reset();
   storage::CacheWrite tasks = storage::CacheWrite::kKept;
-  if (options_.cached_pages > 0) FillTaskPages(user_id, stamp, 0, &tasks);
-  storage::CacheWrite settings = cache_->PutIfNewer(
-      SettingsCacheKey(user_id), BuildSettings(user_id), stamp, options_.settings_ttl);
+  if (scope.tasks && options_.cached_pages > 0) {
+    FillTaskPages(user_id, stamp, 0, &tasks, cached_until);
+  }
+  storage::CacheWrite settings = storage::CacheWrite::kKept;
+  if (scope.settings) {
+    settings = cache_->PutIfNewer(SettingsCacheKey(user_id), BuildSettings(user_id), stamp,
+                                  options_.settings_ttl);
+  }
   return tasks != storage::CacheWrite::kFailed && settings != storage::CacheWrite::kFailed;
 }
 

@@ -36,11 +36,25 @@ class ReadQueries {
   // settings. Throws storage::StorageUnavailable.
   std::string Settings(std::string_view user_id);
 
-  // Recomputes the cached pages and settings of a user from the read models. `stamp` is the
-  // read-model checkpoint after the write that changed them. Returns false when the cache could
-  // not be reached, because an entry older than `stamp` may then be left. The caller must call
-  // InvalidateCacheBefore(stamp) once the cache is back.
-  bool Refresh(std::string_view user_id, int64_t stamp);
+  // The cache entries a refresh recomputes.
+  struct RefreshScope {
+    bool tasks = true;
+    bool settings = true;
+  };
+
+  // Recomputes the cached pages and settings of a user (those in `scope`) from the read models.
+  // `stamp` is the read-model checkpoint after the write that changed them. Returns false when the
+  // cache could not be reached, because an entry older than `stamp` may then be left. The caller
+  // must call InvalidateCacheBefore(stamp) once the cache is back.
+  //
+  // `cached_until`, when given and the pages are refreshed, receives the created_position of the
+  // last task on the last cached page when the user's list goes on past the cached pages, or
+  // nullopt when the cached pages hold the whole list (or nothing is cached).
+  bool Refresh(std::string_view user_id, int64_t stamp, RefreshScope scope,
+               std::optional<int64_t>* cached_until = nullptr);
+  bool Refresh(std::string_view user_id, int64_t stamp) {
+    return Refresh(user_id, stamp, RefreshScope{});
+  }
 
   // Makes cached entries older than `stamp` count as absent everywhere (Cache::InvalidateBefore).
   // Returns false when the cache could not be reached.
@@ -56,9 +70,11 @@ class ReadQueries {
  private:
   std::string BuildPage(std::string_view user_id, const PageCursor& cursor, int page_size,
                         PageCursor* next);
-  // `written`, when given, receives the outcome of the cache write.
+  // `written`, when given, receives the outcome of the cache write, and `cached_until` what
+  // Refresh documents.
   std::string FillTaskPages(std::string_view user_id, int64_t stamp, uint32_t wanted,
-                            storage::CacheWrite* written = nullptr);
+                            storage::CacheWrite* written = nullptr,
+                            std::optional<int64_t>* cached_until = nullptr);
   std::string BuildSettings(std::string_view user_id);
 
   std::shared_ptr<storage::ReadModels> read_models_;

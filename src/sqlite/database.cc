@@ -288,15 +288,22 @@ void Database::ReturnReader(std::unique_ptr<Connection> connection) {
   // A surplus connection closes here. Closing takes microseconds, so holding the lock is fine.
 }
 
+// PRAGMA synchronous applies to the commits that follow it, so it is set between transactions.
 Connection& Database::Writer(Durability durability) {
-  std::unique_ptr<Connection>& writer =
-      durability == Durability::kFull ? full_writer_ : normal_writer_;
-  if (!writer) {
-    writer = std::make_unique<Connection>(path_, durability, options_.busy_timeout);
+  if (!writer_) {
+    writer_ = std::make_unique<Connection>(path_, durability, options_.busy_timeout);
+    writer_durability_ = durability;
     // Replaces SQLite's automatic checkpoint, which would run inside the committing writer.
-    sqlite3_wal_hook(writer->handle(), &Database::OnWalCommit, this);
+    sqlite3_wal_hook(writer_->handle(), &Database::OnWalCommit, this);
   }
-  return *writer;
+  if (writer_durability_ != durability) {
+    writer_
+        ->Prepare(durability == Durability::kFull ? "PRAGMA synchronous = FULL"
+                                                  : "PRAGMA synchronous = NORMAL")
+        .Run();
+    writer_durability_ = durability;
+  }
+  return *writer_;
 }
 
 int Database::OnWalCommit(void* database, sqlite3* db, const char* schema, int frames) {

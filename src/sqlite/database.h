@@ -171,7 +171,7 @@ class Database {
   int SchemaVersion();
   static int LatestSchemaVersion();
 
-  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT on a writer connection of the given durability.
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT on the writer connection, with the given durability.
   // This process's write transactions run one at a time. When `body` throws, the transaction is
   // rolled back and the exception rethrown. Throws StorageUnavailable when SQLite fails,
   // including SQLITE_BUSY after the busy timeout when another process holds the write lock.
@@ -194,9 +194,12 @@ class Database {
   std::string path_;
   Options options_;
 
-  std::mutex write_mutex_;  // serialises this process's write transactions; guards the writers
-  std::unique_ptr<Connection> full_writer_;    // guarded by write_mutex_; opened on first use
-  std::unique_ptr<Connection> normal_writer_;  // guarded by write_mutex_; opened on first use
+  std::mutex write_mutex_;  // serialises this process's write transactions, guards the writer
+  // One connection for every write transaction, so that its page cache stays valid from one
+  // transaction to the next. A commit through a second connection would make SQLite drop the
+  // whole page cache of this one and read its pages again. Opened on first use.
+  std::unique_ptr<Connection> writer_;  // guarded by write_mutex_
+  Durability writer_durability_ = Durability::kFull;  // its PRAGMA synchronous, by write_mutex_
 
   std::mutex pool_mutex_;  // guards idle_readers_
   std::vector<std::unique_ptr<Connection>> idle_readers_;

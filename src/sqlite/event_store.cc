@@ -91,9 +91,18 @@ std::vector<storage::CommitResult> SqliteEventStore::Commit(
   std::vector<storage::CommitResult> results;
   database_->Write(Durability::kFull, [&](Connection& connection) {
     results.clear();  // the body runs once, but stays correct if it ever ran again
+    Cursors cursors;
+    std::unordered_map<std::string, int64_t> advanced;
     for (const storage::CommitRequest& request : requests) {
-      results.push_back(CommitOne(connection, request));
+      results.push_back(CommitOne(connection, request, cursors));
+      if (results.back().status == storage::CommitStatus::kCommitted) {
+        advanced[request.user_id] = request.user_seq;
+      }
     }
+    Statement store = connection.Prepare(
+        "INSERT INTO user_cursors (user_id, last_seq) VALUES (?1, ?2) "
+        "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq");
+    for (const auto& [user_id, seq] : advanced) store.BindAll(user_id, seq).Run();
   });
 
   bool wrote_events = false;
@@ -105,39 +114,47 @@ std::vector<storage::CommitResult> SqliteEventStore::Commit(
 }
 
 storage::CommitResult SqliteEventStore::CommitOne(Connection& connection,
-                                                  const storage::CommitRequest& request) {
+                                                  const storage::CommitRequest& request,
+                                                  Cursors& cursors) {
   storage::CommitResult result;
-  result.status = CheckCursor(connection, request);
-  if (result.status != storage::CommitStatus::kCommitted) return result;
+  int64_t& cursor = Cursor(connection, cursors, request.user_id);
+  if (request.user_seq <= cursor) {
+    result.status = storage::CommitStatus::kAlreadyApplied;
+    return result;
+  }
+  if (request.user_seq > cursor + 1) {
+    result.status = storage::CommitStatus::kOutOfOrder;
+    return result;
+  }
+  result.status = storage::CommitStatus::kCommitted;
 
   // An exception from here on rolls back the whole transaction in Database::Write, so nothing
-  // of any request stays.
-  connection.Prepare("SAVEPOINT commit_request").Run();
+  // of any request stays. AppendEvents checks a single event before inserting it, and a failed
+  // INSERT undoes itself, so only a request with several events needs a savepoint.
+  const bool savepoint = request.events.size() > 1;
+  if (savepoint) connection.Prepare("SAVEPOINT commit_request").Run();
   if (!AppendEvents(connection, request, &result.events)) {
-    connection.Prepare("ROLLBACK TO commit_request").Run();
-    connection.Prepare("RELEASE commit_request").Run();
+    if (savepoint) {
+      connection.Prepare("ROLLBACK TO commit_request").Run();
+      connection.Prepare("RELEASE commit_request").Run();
+    }
     result.status = storage::CommitStatus::kStreamConflict;
     result.events.clear();
     return result;
   }
   StoreOutcome(connection, request);
-  connection
-      .Prepare(
-          "INSERT INTO user_cursors (user_id, last_seq) VALUES (?1, ?2) "
-          "ON CONFLICT (user_id) DO UPDATE SET last_seq = excluded.last_seq")
-      .BindAll(request.user_id, request.user_seq)
-      .Run();
-  connection.Prepare("RELEASE commit_request").Run();
+  if (savepoint) connection.Prepare("RELEASE commit_request").Run();
+  cursor = request.user_seq;
   return result;
 }
 
-storage::CommitStatus SqliteEventStore::CheckCursor(Connection& connection,
-                                                    const storage::CommitRequest& request) {
+int64_t& SqliteEventStore::Cursor(Connection& connection, Cursors& cursors,
+                                  const std::string& user_id) {
+  auto it = cursors.find(user_id);
+  if (it != cursors.end()) return it->second;
   Statement query = connection.Prepare("SELECT last_seq FROM user_cursors WHERE user_id = ?1");
-  int64_t cursor = query.Bind(1, request.user_id).Step() ? query.Int(0) : 0;
-  if (request.user_seq <= cursor) return storage::CommitStatus::kAlreadyApplied;
-  if (request.user_seq > cursor + 1) return storage::CommitStatus::kOutOfOrder;
-  return storage::CommitStatus::kCommitted;
+  int64_t cursor = query.Bind(1, user_id).Step() ? query.Int(0) : 0;
+  return cursors.emplace(user_id, cursor).first->second;
 }
 
 // Inserts the request's events; returns false without inserting the rest when an event's version

@@ -3,6 +3,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 #include "sqlite/database.h"
 #include "storage/interfaces.h"
@@ -33,8 +35,9 @@ class SqliteEventStore final : public storage::EventStore {
   // it may be empty.
   SqliteEventStore(std::shared_ptr<Database> database, std::function<void()> on_commit);
 
-  // Commits all requests in one kFull transaction, each inside its own SAVEPOINT: a request whose
-  // cursor or version check fails is rolled back to its savepoint and the others stay.
+  // Commits all requests in one kFull transaction. A request whose cursor or version check fails
+  // leaves nothing (one with several events runs inside its own SAVEPOINT for that), and the
+  // others stay. Each user's cursor is read and written once per call.
   std::vector<storage::CommitResult> Commit(
       std::span<const storage::CommitRequest> requests) override;
 
@@ -52,8 +55,11 @@ class SqliteEventStore final : public storage::EventStore {
   static constexpr int64_t kForgetChunk = 500;
 
  private:
-  storage::CommitResult CommitOne(Connection& connection, const storage::CommitRequest& request);
-  storage::CommitStatus CheckCursor(Connection& connection, const storage::CommitRequest& request);
+  // user id -> last applied sequence number, as this transaction has it so far
+  using Cursors = std::unordered_map<std::string, int64_t>;
+  storage::CommitResult CommitOne(Connection& connection, const storage::CommitRequest& request,
+                                  Cursors& cursors);
+  int64_t& Cursor(Connection& connection, Cursors& cursors, const std::string& user_id);
   bool AppendEvents(Connection& connection, const storage::CommitRequest& request,
                     std::vector<domain::Event>* appended);
   void StoreOutcome(Connection& connection, const storage::CommitRequest& request);

@@ -179,6 +179,17 @@ std::vector<domain::TaskRow> SqliteReadModels::AllTasks(std::string_view user_id
   return tasks;
 }
 
+int64_t SqliteReadModels::CountOpenTasks(std::string_view user_id, std::string_view category) {
+  // The `done = 0` term matches the partial index's WHERE clause, so SQLite counts index entries.
+  int64_t count = 0;
+  database_->Read([&](Connection& connection) {
+    Statement query = connection.Prepare(
+        "SELECT COUNT(*) FROM tasks WHERE user_id = ?1 AND category = ?2 AND done = 0");
+    if (query.BindAll(user_id, category).Step()) count = query.Int(0);
+  });
+  return count;
+}
+
 int64_t SqliteReadModels::Checkpoint() {
   int64_t position = 0;
   database_->Read([&](Connection& connection) {

@@ -29,6 +29,8 @@ class SqliteReadModels final : public storage::ReadModels {
   // Reads limit + 1 rows to learn whether a next page exists. A `limit` below 1 is read as 1.
   storage::TaskPage ListTasks(std::string_view user_id, int64_t after, int limit) override;
   std::vector<domain::TaskRow> AllTasks(std::string_view user_id) override;
+  // Counts entries of the partial index tasks_open_by_lane.
+  int64_t CountOpenTasks(std::string_view user_id, std::string_view category) override;
 
   int64_t Checkpoint() override;
   void Reset() override;

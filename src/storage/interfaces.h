@@ -141,6 +141,10 @@ class ReadModels {
   // Every task of the user, in list order (stream snapshots).
   virtual std::vector<domain::TaskRow> AllTasks(std::string_view user_id) = 0;
 
+  // Number of the user's tasks in `category` that are not done: the default order of a new task.
+  // Backends count them from an index of open tasks, without reading the rows.
+  virtual int64_t CountOpenTasks(std::string_view user_id, std::string_view category) = 0;
+
   virtual int64_t Checkpoint() = 0;
 
   // Drops every row and the checkpoint (for rebuild).

@@ -150,16 +150,18 @@ class DomainWorker::Batch {
     }
   }
 
-  // NOTE: counts open tasks from the read model, which may lag the event store by the events
-  // not yet projected. Clients that care about exact placement send `order` themselves.
+  // The read model's count, read once per lane and round, plus the tasks this round created in
+  // the lane. NOTE: the read model may lag the event store by the events not yet projected.
+  // Clients that care about exact placement send `order` themselves.
   int64_t OpenTasksInLane(const std::string& user_id, std::string_view category) {
-    int64_t count = 0;
-    for (const domain::TaskRow& task : read_models_.AllTasks(user_id)) {
-      if (!task.done && task.category == category) ++count;
+    auto lane = std::make_pair(user_id, std::string(category));
+    auto counted = lane_counts_.find(lane);
+    if (counted == lane_counts_.end()) {
+      counted = lane_counts_.emplace(lane, read_models_.CountOpenTasks(user_id, category)).first;
     }
-    auto added = lane_additions_.find({user_id, std::string(category)});
-    if (added != lane_additions_.end()) count += added->second;
-    return count;
+    auto added = lane_additions_.find(lane);
+    int64_t additions = added == lane_additions_.end() ? 0 : added->second;
+    return counted->second + additions;
   }
 
   storage::EventStore& store_;
@@ -169,6 +171,7 @@ class DomainWorker::Batch {
   std::map<domain::StreamKey, domain::SettingsState> settings_;
   std::map<std::string, int64_t> cursors_;
   std::set<std::pair<std::string, std::string>> decided_keys_;
+  std::map<std::pair<std::string, std::string>, int64_t> lane_counts_;
   std::map<std::pair<std::string, std::string>, int64_t> lane_additions_;
 };
 

@@ -1,5 +1,6 @@
 #include "workers/projector.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -13,6 +14,8 @@ namespace prism::workers {
 namespace {
 
 constexpr const char* kComponent = "projector";
+// Users whose cached-page boundary the projector remembers (an estimated 100 bytes each).
+constexpr size_t kMaxUsersWithCachedUntil = 100000;
 namespace json = boost::json;
 
 // Projection progress for /metrics, looked up once.
@@ -103,7 +106,7 @@ class Projector::Batch {
   }
 
   std::vector<storage::LiveUpdate> TakeUpdates() { return std::move(updates_); }
-  const std::set<std::string>& affected_users() const { return affected_users_; }
+  const std::map<std::string, UserChanges>& affected_users() const { return affected_users_; }
 
  private:
   template <typename Row, typename ApplyFn>
@@ -172,7 +175,8 @@ class Projector::Batch {
 
   void OnApplied(const domain::Event& event, const domain::TaskRow& row) {
     dirty_tasks_.insert(row.id);
-    affected_users_.insert(row.user_id);
+    std::optional<int64_t>& first = affected_users_[row.user_id].first_task_position;
+    first = std::min(first.value_or(row.created_position), row.created_position);
     if (!collect_updates_) return;
     json::object message;
     message["entityType"] = "task";
@@ -182,7 +186,7 @@ class Projector::Batch {
 
   void OnApplied(const domain::Event& event, const domain::SettingsRow& row) {
     dirty_settings_.insert(row.user_id);
-    affected_users_.insert(row.user_id);
+    affected_users_[row.user_id].settings = true;
     if (!collect_updates_) return;
     json::object message;
     message["entityType"] = "user-settings";
@@ -230,7 +234,7 @@ class Projector::Batch {
   std::set<std::string> dirty_tasks_;
   std::set<std::string> dirty_settings_;
   std::set<std::string> dirty_users_;
-  std::set<std::string> affected_users_;
+  std::map<std::string, UserChanges> affected_users_;
   std::vector<storage::LiveUpdate> updates_;
 };
 
@@ -301,10 +305,26 @@ void Projector::Apply(const std::vector<domain::Event>& events) {
   if (options_.publish_live_updates) UpdateLagMetrics(checkpoint, events.back().timestamp_ms);
 }
 
-void Projector::RefreshCache(const std::set<std::string>& users, int64_t checkpoint) {
+void Projector::RefreshCache(const std::map<std::string, UserChanges>& users,
+                             int64_t checkpoint) {
   bool reached = true;
-  for (const std::string& user_id : users) {
-    reached = queries_->Refresh(user_id, checkpoint) && reached;
+  for (const auto& [user_id, changes] : users) {
+    query::ReadQueries::RefreshScope scope;
+    scope.tasks = changes.first_task_position &&
+                  TouchesCachedPages(user_id, *changes.first_task_position);
+    scope.settings = changes.settings;
+    if (!scope.tasks && !scope.settings) continue;
+
+    std::optional<int64_t> cached_until;
+    reached = queries_->Refresh(user_id, checkpoint, scope, &cached_until) && reached;
+    if (!scope.tasks) continue;
+    if (!cached_until) {
+      cached_until_.erase(user_id);
+    } else {
+      // Forgetting every user at the cap keeps the memory bounded, and costs each one refresh.
+      if (cached_until_.size() >= kMaxUsersWithCachedUntil) cached_until_.clear();
+      cached_until_[user_id] = *cached_until;
+    }
   }
   if (reached) return;
   if (cache_floor_pending_ == 0) {
@@ -312,6 +332,12 @@ void Projector::RefreshCache(const std::set<std::string>& users, int64_t checkpo
               {{"position", checkpoint}});
   }
   cache_floor_pending_ = checkpoint;
+}
+
+bool Projector::TouchesCachedPages(const std::string& user_id,
+                                   int64_t first_task_position) const {
+  auto known = cached_until_.find(user_id);
+  return known == cached_until_.end() || first_task_position <= known->second;
 }
 
 void Projector::RaiseCacheFloor() {

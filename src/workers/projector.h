@@ -10,9 +10,11 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <set>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "query/read_queries.h"
 #include "storage/interfaces.h"
@@ -55,12 +57,20 @@ class Projector {
   const ProjectorStats& stats() const { return stats_; }
 
  private:
+  // What one batch changed for a user, which decides the cache entries to refresh.
+  struct UserChanges {
+    std::optional<int64_t> first_task_position;  // lowest created_position of a changed task
+    bool settings = false;
+  };
+
   class Batch;
   void Loop();
   void UpdateLagMetrics(int64_t applied, int64_t applied_timestamp_ms);
-  // Refreshes the users' cache entries. When the cache cannot be reached, it records that entries
-  // older than `checkpoint` must be invalidated once it can.
-  void RefreshCache(const std::set<std::string>& users, int64_t checkpoint);
+  // Refreshes the users' cache entries that the changes may affect. When the cache cannot be
+  // reached, it records that entries older than `checkpoint` must be invalidated once it can.
+  void RefreshCache(const std::map<std::string, UserChanges>& users, int64_t checkpoint);
+  // Whether a change to tasks at or after `first_task_position` may alter the user's cached pages.
+  bool TouchesCachedPages(const std::string& user_id, int64_t first_task_position) const;
   // Raises the cache's floor when an invalidation is owed. Called on every poll until it works.
   void RaiseCacheFloor();
 
@@ -73,6 +83,11 @@ class Projector {
   ProjectorStats stats_;
   int64_t cache_floor_pending_ = 0;   // stamp still owed to InvalidateCacheBefore, or 0
   bool cache_floor_checked_ = false;  // whether the floor owed at start-up has been computed
+  // user id -> created_position of the last task on the user's last cached page, for users whose
+  // list goes on past the cached pages. Tasks are never deleted, so a changed task after that
+  // position leaves the cached pages (tokens included) as they are, and their refresh is skipped.
+  // A task inserted before it can only lower the true value, so a remembered one stays safe.
+  std::unordered_map<std::string, int64_t> cached_until_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -984,6 +984,37 @@ TEST_P(ReadModels, AllTasksInListOrder) {
   EXPECT_EQ(tasks[2].id, "c");
 }
 
+TEST_P(ReadModels, CountOpenTasksPerUserAndLane) {
+  auto task = [](const std::string& id, const std::string& user, const std::string& category,
+                 bool done, int64_t position) {
+    domain::TaskRow row = Task(id, user, position);
+    row.category = category;
+    row.done = done;
+    return row;
+  };
+  read_models().Write(TaskChanges({task("a1", "alice", "normal", false, 1),
+                                   task("a2", "alice", "normal", false, 2),
+                                   task("a3", "alice", "normal", true, 3),
+                                   task("a4", "alice", "fun", false, 4),
+                                   task("b1", "bob", "normal", false, 5)}));
+
+  EXPECT_EQ(read_models().CountOpenTasks("alice", "normal"), 2);
+  EXPECT_EQ(read_models().CountOpenTasks("alice", "fun"), 1);
+  EXPECT_EQ(read_models().CountOpenTasks("alice", "critical"), 0);
+  EXPECT_EQ(read_models().CountOpenTasks("bob", "normal"), 1);
+  EXPECT_EQ(read_models().CountOpenTasks("carol", "normal"), 0);
+
+  // Completing a task and moving one to another lane change the counts.
+  read_models().Write(TaskChanges({task("a1", "alice", "normal", true, 1),
+                                   task("a2", "alice", "fun", false, 2)}));
+  EXPECT_EQ(read_models().CountOpenTasks("alice", "normal"), 0);
+  EXPECT_EQ(read_models().CountOpenTasks("alice", "fun"), 2);
+
+  // Reopening counts the task again.
+  read_models().Write(TaskChanges({task("a3", "alice", "normal", false, 3)}));
+  EXPECT_EQ(read_models().CountOpenTasks("alice", "normal"), 1);
+}
+
 TEST_P(ReadModels, ResetDropsRowsAndCheckpoint) {
   read_models().Write({.tasks = {Task("t1", "alice", 1)},
                        .settings = {domain::SettingsRow{"alice", 5, true, 1}},

@@ -2,8 +2,10 @@
 // leave the same read model as an in-order replay of the event store.
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <random>
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "domain/event.h"
@@ -169,10 +171,12 @@ TEST_F(ProjectorTest, ReplayTwiceGivesSameModel) {
   EXPECT_EQ(first[0].order, 10);
 }
 
-// A cache that can be made unreachable, as a Redis outage makes it for the projector.
+// A cache that can be made unreachable, as a Redis outage makes it for the projector, and that
+// counts the conditional writes that reached it per key.
 class FlakyCache final : public storage::Cache {
  public:
   bool down = false;
+  std::map<std::string, int> stored_writes;
 
   std::optional<std::string> Get(const std::string& key) override {
     return down ? std::nullopt : memory_.Get(key);
@@ -183,6 +187,7 @@ class FlakyCache final : public storage::Cache {
   storage::CacheWrite PutIfNewer(const std::string& key, std::string value, int64_t stamp,
                                  std::chrono::seconds ttl) override {
     if (down) return storage::CacheWrite::kFailed;
+    ++stored_writes[key];
     return memory_.PutIfNewer(key, std::move(value), stamp, ttl);
   }
   void Erase(const std::string& key) override {
@@ -226,6 +231,76 @@ TEST_F(ProjectorTest, RefreshMissedDuringCacheOutageIsNeverServed) {
   cache->down = false;
   drain();
   EXPECT_NE(page().find("\"renamed\""), std::string::npos) << page();
+}
+
+// The projector skips refreshing the cached pages when only tasks after them change. The cached
+// pages must still equal what the read models serve, tokens included.
+TEST_F(ProjectorTest, CachedPagesMatchDatabaseWhenRefreshIsSkipped) {
+  const std::string user = "projector-user";
+  auto cache = std::make_shared<FlakyCache>();
+  query::PageTokenCodec codec(std::string(32, 'k'));
+  query::ReadOptions read_options;
+  read_options.page_size = 3;
+  read_options.cached_pages = 2;
+  auto queries = std::make_shared<query::ReadQueries>(live_.read_models, cache, codec, read_options);
+  workers::ProjectorOptions options;
+  options.publish_live_updates = false;
+  workers::Projector projector(live_.event_queue, live_.events, live_.read_models, queries, nullptr,
+                               options);
+  auto drain = [&] {
+    while (projector.RunOnce(std::chrono::milliseconds(0)) > 0) {
+    }
+  };
+  auto expect_cache_matches_database = [&](const std::string& step) {
+    query::ReadQueries uncached(live_.read_models, std::make_shared<inprocess::MemoryCache>(), codec,
+                                read_options);
+    std::optional<query::PageCursor> cursor;
+    for (int page = 0; page < 3; ++page) {
+      std::string expected = uncached.TasksPage(user, cursor, 3);
+      EXPECT_EQ(queries->TasksPage(user, cursor, 3), expected) << step << ", page " << page;
+      boost::json::object body = boost::json::parse(expected).as_object();
+      if (!body.contains("nextPageToken")) break;
+      cursor = uncached.DecodeToken(user, body["nextPageToken"].as_string());
+      ASSERT_TRUE(cursor.has_value()) << step;
+    }
+  };
+  auto create = [](const std::string& task, const std::string& title) {
+    return TaskEvent(task, 1, "task-created",
+                     {{"title", title}, {"notes", ""}, {"category", "normal"}, {"order", 0}});
+  };
+
+  // Eight tasks, with a position left free by an update after the first one.
+  std::vector<std::string> tasks;
+  for (int i = 0; i < 8; ++i) tasks.push_back(domain::NewUuidV7());
+  int64_t seq = 0;
+  Commit(create(tasks[0], "task 0"), ++seq);
+  domain::Event hole = Commit(TaskEvent(tasks[0], 2, "task-updated", {{"order", 5}}), ++seq);
+  for (int i = 1; i < 8; ++i) Commit(create(tasks[i], "task " + std::to_string(i)), ++seq);
+  drain();
+  expect_cache_matches_database("after the creates");
+  const std::string key = query::TasksCacheKey(user);
+  const int writes_after_creates = cache->stored_writes[key];
+
+  // A change to the last task, past the two cached pages of three: no refresh is needed.
+  Commit(TaskEvent(tasks[7], 2, "task-updated", {{"title", "renamed 7"}}), ++seq);
+  drain();
+  EXPECT_EQ(cache->stored_writes[key], writes_after_creates);
+  expect_cache_matches_database("after a change past the cached pages");
+
+  // A change on the second cached page is refreshed.
+  Commit(TaskEvent(tasks[4], 2, "task-updated", {{"title", "renamed 4"}}), ++seq);
+  drain();
+  EXPECT_GT(cache->stored_writes[key], writes_after_creates);
+  expect_cache_matches_database("after a change on a cached page");
+
+  // A task that arrives late with a position before the cached boundary is refreshed too, also
+  // in a batch whose other change is past the cached pages.
+  domain::Event late = create(domain::NewUuidV7(), "late");
+  late.position = hole.position;
+  domain::Event tail = Commit(TaskEvent(tasks[7], 3, "task-updated", {{"order", 9}}), ++seq);
+  projector.Apply({late, tail});
+  expect_cache_matches_database("after a late task");
+  EXPECT_NE(queries->TasksPage(user, std::nullopt, 3).find("\"late\""), std::string::npos);
 }
 
 }  // namespace
