@@ -72,14 +72,6 @@ struct CommandEnvelope {
   Command command;
 };
 
-// A stream: events of one entity type and id. A user's stream and their settings stream share the
-// user id, so the type is part of the key.
-struct StreamKey {
-  EntityType type = EntityType::kTask;
-  std::string id;
-  auto operator<=>(const StreamKey&) const = default;
-};
-
 // Returns the streams whose state Decide needs for the command, to be folded into LoadedState.
 //   create-task: the task data.id, or none without data.id (a new id is made);
 //   update-task, complete-task, reopen-task: the task data.id;

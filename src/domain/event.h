@@ -1,6 +1,7 @@
 // Domain events: the immutable source of truth of every stream.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,6 +16,14 @@ enum class EntityType { kTask, kUser, kUserSettings };
 std::string_view ToString(EntityType type);
 // Parses the wire name of an entity type; returns false when it is none of the three.
 bool ParseEntityType(std::string_view text, EntityType* out);
+
+// A stream: events of one entity type and id. A user's stream and their settings stream share the
+// user id, so the type is part of the key.
+struct StreamKey {
+  EntityType type = EntityType::kTask;
+  std::string id;
+  auto operator<=>(const StreamKey&) const = default;
+};
 
 // One event as stored and delivered. A stream is identified by (entity_type, entity_id), because
 // a user's stream and the same user's settings stream share the user id.

@@ -91,6 +91,25 @@ std::vector<int64_t> ParsePositions(std::string_view text) {
   return positions;
 }
 
+// Formats the projected texts of `items` as a PostgreSQL array literal for a $n::text[]
+// parameter, such as {"a","b\"c"}. Every element is double-quoted with " and \ escaped, so
+// commas, braces, spaces and the word NULL stay plain text.
+template <typename Range, typename Project>
+std::string TextArray(const Range& items, Project project) {
+  std::string literal = "{";
+  for (const auto& item : items) {
+    if (literal.size() > 1) literal += ',';
+    literal += '"';
+    for (char c : std::string_view(project(item))) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  literal += '}';
+  return literal;
+}
+
 std::vector<domain::Event> ReadEvents(const Result& rows) {
   std::vector<domain::Event> events;
   events.reserve(rows.Rows());
@@ -233,6 +252,71 @@ int64_t PostgresEventStore::UserCursor(std::string_view user_id) {
     if (!rows.Empty()) cursor = rows.Int(0, 0);
   });
   return cursor;
+}
+
+std::vector<std::optional<storage::CommandOutcome>> PostgresEventStore::FindOutcomes(
+    std::span<const storage::CommandKey> commands) {
+  std::vector<std::optional<storage::CommandOutcome>> outcomes(commands.size());
+  if (commands.empty()) return outcomes;
+  const std::string user_ids = TextArray(
+      commands, [](const storage::CommandKey& c) -> const std::string& { return c.user_id; });
+  const std::string keys = TextArray(
+      commands,
+      [](const storage::CommandKey& c) -> const std::string& { return c.idempotency_key; });
+  pool_->Run([&](Connection& connection) {
+    Result rows = connection.Exec(
+        "SELECT c.ordinality, i.status, i.reason, i.completed_at_ms "
+        "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c(user_id, key, ordinality) "
+        "JOIN idempotency i ON i.user_id = c.user_id AND i.key = c.key",
+        Params(user_ids, keys));
+    for (int row = 0; row < rows.Rows(); ++row) {
+      outcomes.at(rows.Int(row, 0) - 1) = storage::CommandOutcome{
+          ParseStatus(rows.Text(row, 1)), rows.Text(row, 2), rows.Int(row, 3)};
+    }
+  });
+  return outcomes;
+}
+
+std::vector<int64_t> PostgresEventStore::UserCursors(std::span<const std::string> user_ids) {
+  std::vector<int64_t> cursors(user_ids.size(), 0);
+  if (user_ids.empty()) return cursors;
+  const std::string ids =
+      TextArray(user_ids, [](const std::string& id) -> const std::string& { return id; });
+  pool_->Run([&](Connection& connection) {
+    Result rows = connection.Exec(
+        "SELECT u.ordinality, c.last_seq "
+        "FROM unnest($1::text[]) WITH ORDINALITY AS u(user_id, ordinality) "
+        "JOIN user_cursors c ON c.user_id = u.user_id",
+        Params(ids));
+    for (int row = 0; row < rows.Rows(); ++row) cursors.at(rows.Int(row, 0) - 1) = rows.Int(row, 1);
+  });
+  return cursors;
+}
+
+std::vector<std::vector<domain::Event>> PostgresEventStore::ReadStreams(
+    std::span<const domain::StreamKey> streams) {
+  // The input's columns are named apart from the events table's, so kEventColumns stays
+  // unambiguous. The ordinality comes after them, in a column that ReadEventRow does not read.
+  static const std::string sql =
+      "SELECT " + std::string(kEventColumns) +
+      ", ordinality FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
+      "AS s(stream_type, stream_id, ordinality) "
+      "JOIN events ON entity_type = stream_type AND entity_id = stream_id "
+      "ORDER BY ordinality, version";
+  constexpr int kOrdinalityColumn = 10;
+  std::vector<std::vector<domain::Event>> events(streams.size());
+  if (streams.empty()) return events;
+  const std::string types =
+      TextArray(streams, [](const domain::StreamKey& s) { return domain::ToString(s.type); });
+  const std::string ids =
+      TextArray(streams, [](const domain::StreamKey& s) -> const std::string& { return s.id; });
+  pool_->Run([&](Connection& connection) {
+    Result rows = connection.Exec(sql, Params(types, ids));
+    for (int row = 0; row < rows.Rows(); ++row) {
+      events.at(rows.Int(row, kOrdinalityColumn) - 1).push_back(ReadEventRow(rows, row));
+    }
+  });
+  return events;
 }
 
 // ---------------------------------------------------------------------------------------------

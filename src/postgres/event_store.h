@@ -54,6 +54,14 @@ class PostgresEventStore final : public storage::EventStore {
                                                      std::string_view idempotency_key) override;
   int64_t UserCursor(std::string_view user_id) override;
 
+  // One statement each: the inputs travel as text[] parameters that unnest WITH ORDINALITY turns
+  // into rows, joined with the table on its primary or unique key.
+  std::vector<std::optional<storage::CommandOutcome>> FindOutcomes(
+      std::span<const storage::CommandKey> commands) override;
+  std::vector<int64_t> UserCursors(std::span<const std::string> user_ids) override;
+  std::vector<std::vector<domain::Event>> ReadStreams(
+      std::span<const domain::StreamKey> streams) override;
+
   // Deletes in transactions of at most kForgetChunk rows.
   int64_t ForgetOutcomes(int64_t cutoff_ms, int64_t batch) override;
   static constexpr int64_t kForgetChunk = 500;

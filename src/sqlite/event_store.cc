@@ -6,6 +6,7 @@
 #include <map>
 #include <utility>
 
+#include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -260,6 +261,76 @@ int64_t SqliteEventStore::UserCursor(std::string_view user_id) {
     if (query.Bind(1, user_id).Step()) cursor = query.Int(0);
   });
   return cursor;
+}
+
+std::vector<std::optional<storage::CommandOutcome>> SqliteEventStore::FindOutcomes(
+    std::span<const storage::CommandKey> commands) {
+  // ?1 is [[user_id, key], ...]. json_each's `key` column is the 0-based array index.
+  static const std::string sql =
+      "SELECT c.key, i.status, i.reason, i.completed_at_ms FROM json_each(?1) AS c "
+      "JOIN idempotency AS i ON i.user_id = json_extract(c.value, '$[0]') "
+      "AND i.key = json_extract(c.value, '$[1]')";
+  std::vector<std::optional<storage::CommandOutcome>> outcomes(commands.size());
+  if (commands.empty()) return outcomes;
+  boost::json::array pairs;
+  pairs.reserve(commands.size());
+  for (const storage::CommandKey& command : commands) {
+    pairs.push_back(boost::json::array{command.user_id, command.idempotency_key});
+  }
+  const std::string argument = boost::json::serialize(pairs);
+  database_->Read([&](Connection& connection) {
+    Statement query = connection.Prepare(sql);
+    query.Bind(1, argument);
+    while (query.Step()) {
+      outcomes.at(query.Int(0)) =
+          storage::CommandOutcome{ParseStatus(query.Text(1)), query.Text(2), query.Int(3)};
+    }
+  });
+  return outcomes;
+}
+
+std::vector<int64_t> SqliteEventStore::UserCursors(std::span<const std::string> user_ids) {
+  static const std::string sql =
+      "SELECT u.key, c.last_seq FROM json_each(?1) AS u "
+      "JOIN user_cursors AS c ON c.user_id = u.value";
+  std::vector<int64_t> cursors(user_ids.size(), 0);
+  if (user_ids.empty()) return cursors;
+  boost::json::array ids;
+  ids.reserve(user_ids.size());
+  for (const std::string& id : user_ids) ids.emplace_back(id);
+  const std::string argument = boost::json::serialize(ids);
+  database_->Read([&](Connection& connection) {
+    Statement query = connection.Prepare(sql);
+    query.Bind(1, argument);
+    while (query.Step()) cursors.at(query.Int(0)) = query.Int(1);
+  });
+  return cursors;
+}
+
+std::vector<std::vector<domain::Event>> SqliteEventStore::ReadStreams(
+    std::span<const domain::StreamKey> streams) {
+  // ?1 is [[entity_type, entity_id], ...]. json_each has columns named `id` and `type` too, so
+  // the join runs in a subquery and kEventColumns are selected from its result.
+  static const std::string sql =
+      "SELECT " + std::string(kEventColumns) +
+      ", stream_index FROM (SELECT events.*, s.key AS stream_index FROM json_each(?1) AS s "
+      "JOIN events ON events.entity_type = json_extract(s.value, '$[0]') "
+      "AND events.entity_id = json_extract(s.value, '$[1]')) ORDER BY stream_index, version";
+  constexpr int kStreamIndexColumn = 10;
+  std::vector<std::vector<domain::Event>> events(streams.size());
+  if (streams.empty()) return events;
+  boost::json::array pairs;
+  pairs.reserve(streams.size());
+  for (const domain::StreamKey& stream : streams) {
+    pairs.push_back(boost::json::array{domain::ToString(stream.type), stream.id});
+  }
+  const std::string argument = boost::json::serialize(pairs);
+  database_->Read([&](Connection& connection) {
+    Statement query = connection.Prepare(sql);
+    query.Bind(1, argument);
+    while (query.Step()) events.at(query.Int(kStreamIndexColumn)).push_back(ReadEventRow(query));
+  });
+  return events;
 }
 
 // ---------------------------------------------------------------------------------------------

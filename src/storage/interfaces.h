@@ -80,6 +80,41 @@ class EventStore {
   // The user's last applied command sequence number (0 when none).
   virtual int64_t UserCursor(std::string_view user_id) = 0;
 
+  // Batch forms of the reads above, for the domain worker, which loads the state of a whole
+  // leased batch before deciding it. Element i of the result belongs to element i of the input,
+  // and inputs may repeat. These defaults call the single-item method once per element, and a
+  // backend may override them to read everything in one query.
+
+  // The outcome of each command, as FindOutcome returns it.
+  virtual std::vector<std::optional<CommandOutcome>> FindOutcomes(
+      std::span<const CommandKey> commands) {
+    std::vector<std::optional<CommandOutcome>> outcomes;
+    outcomes.reserve(commands.size());
+    for (const CommandKey& command : commands) {
+      outcomes.push_back(FindOutcome(command.user_id, command.idempotency_key));
+    }
+    return outcomes;
+  }
+
+  // The cursor of each user, as UserCursor returns it.
+  virtual std::vector<int64_t> UserCursors(std::span<const std::string> user_ids) {
+    std::vector<int64_t> cursors;
+    cursors.reserve(user_ids.size());
+    for (const std::string& user_id : user_ids) cursors.push_back(UserCursor(user_id));
+    return cursors;
+  }
+
+  // Every event of each stream, in version order, as ReadStream(type, id, 0) returns them.
+  virtual std::vector<std::vector<domain::Event>> ReadStreams(
+      std::span<const domain::StreamKey> streams) {
+    std::vector<std::vector<domain::Event>> events;
+    events.reserve(streams.size());
+    for (const domain::StreamKey& stream : streams) {
+      events.push_back(ReadStream(stream.type, stream.id, 0));
+    }
+    return events;
+  }
+
   // Deletes up to `batch` completed or rejected idempotency records that completed before
   // `cutoff_ms`; returns how many it removed. Pending commands have no record, so are never hit.
   virtual int64_t ForgetOutcomes(int64_t cutoff_ms, int64_t batch) = 0;

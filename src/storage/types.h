@@ -1,6 +1,7 @@
 // Values passed across the storage interfaces.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -36,6 +37,13 @@ struct QueuedCommand {
   int64_t accepted_at_ms = 0;
   std::string body;
   int attempts = 0;  // deliveries so far, including this one
+};
+
+// The idempotency record's key of a command: the user and the key it was admitted with.
+struct CommandKey {
+  std::string user_id;
+  std::string idempotency_key;
+  auto operator<=>(const CommandKey&) const = default;
 };
 
 enum class OutcomeStatus { kPending, kCompleted, kRejected };

@@ -30,19 +30,47 @@ class DomainWorker::Batch {
   Batch(storage::EventStore& store, storage::ReadModels& read_models)
       : store_(store), read_models_(read_models) {}
 
+  // Reads the cursors of every user of `messages` in one call to the store.
+  void LoadCursors(const std::vector<storage::QueuedCommand>& messages) {
+    std::set<std::string> missing;
+    for (const storage::QueuedCommand& message : messages) {
+      if (!cursors_.contains(message.user_id)) missing.insert(message.user_id);
+    }
+    const std::vector<std::string> user_ids(missing.begin(), missing.end());
+    std::vector<int64_t> cursors = store_.UserCursors(user_ids);
+    for (size_t i = 0; i < user_ids.size(); ++i) cursors_.emplace(user_ids[i], cursors.at(i));
+  }
+
+  // Reads the idempotency records and the streams that deciding `envelopes` needs, in one call
+  // to the store each, so Decide makes no round trip of its own for them.
+  void Prefetch(const std::vector<const domain::CommandEnvelope*>& envelopes) {
+    std::vector<storage::CommandKey> keys;
+    std::set<domain::StreamKey> streams;
+    for (const domain::CommandEnvelope* envelope : envelopes) {
+      keys.push_back({envelope->user_id, envelope->idempotency_key});
+      for (domain::StreamKey& stream : domain::StreamsToLoad(*envelope)) {
+        streams.insert(std::move(stream));
+      }
+    }
+    std::vector<std::optional<storage::CommandOutcome>> outcomes = store_.FindOutcomes(keys);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      recorded_keys_[{keys[i].user_id, keys[i].idempotency_key}] = outcomes.at(i).has_value();
+    }
+    const std::vector<domain::StreamKey> stream_list(streams.begin(), streams.end());
+    std::vector<std::vector<domain::Event>> events = store_.ReadStreams(stream_list);
+    for (size_t i = 0; i < stream_list.size(); ++i) Fill(stream_list[i], events.at(i));
+  }
+
   // Decides one command whose sequence number is next for its user; returns the commit request.
   storage::CommitRequest Decide(const storage::QueuedCommand& message,
-                                const domain::Command& command) {
+                                const domain::CommandEnvelope& envelope) {
     storage::CommitRequest request = MakeRequest(message);
     auto key = std::make_pair(message.user_id, message.idempotency_key);
-    if (decided_keys_.contains(key) ||
-        store_.FindOutcome(message.user_id, message.idempotency_key)) {
+    if (decided_keys_.contains(key) || HasOutcome(key)) {
       return request;  // a repeated key: only the cursor advances
     }
     decided_keys_.insert(key);
 
-    domain::CommandEnvelope envelope{message.user_id, message.user_seq, message.idempotency_key,
-                                     message.accepted_at_ms, command};
     domain::LoadedState state = Load(envelope);
     domain::DecideContext context;
     context.open_tasks_in_lane = [&](std::string_view category) {
@@ -98,6 +126,38 @@ class DomainWorker::Batch {
     return request;
   }
 
+  // Whether the store has an outcome for the key: from Prefetch, or read now when Prefetch did
+  // not cover the key.
+  bool HasOutcome(const std::pair<std::string, std::string>& key) {
+    auto it = recorded_keys_.find(key);
+    if (it != recorded_keys_.end()) return it->second;
+    return store_.FindOutcome(key.first, key.second).has_value();
+  }
+
+  // Folds a stream read by Prefetch into the state cache of its type.
+  void Fill(const domain::StreamKey& key, const std::vector<domain::Event>& events) {
+    switch (key.type) {
+      case domain::EntityType::kTask:
+        FoldInto(tasks_, key, events);
+        break;
+      case domain::EntityType::kUser:
+        FoldInto(users_, key, events);
+        break;
+      case domain::EntityType::kUserSettings:
+        FoldInto(settings_, key, events);
+        break;
+    }
+  }
+
+  template <typename State>
+  static void FoldInto(std::map<domain::StreamKey, State>& cache, const domain::StreamKey& key,
+                       const std::vector<domain::Event>& events) {
+    auto [it, inserted] = cache.try_emplace(key);
+    if (!inserted) return;  // already loaded, and maybe advanced by this batch's decisions
+    for (const domain::Event& event : events) domain::Fold(it->second, event);
+  }
+
+  // Reads a stream that Prefetch did not cover.
   template <typename State>
   State& LoadStream(std::map<domain::StreamKey, State>& cache, const domain::StreamKey& key) {
     auto it = cache.find(key);
@@ -172,7 +232,17 @@ class DomainWorker::Batch {
   std::map<std::string, int64_t> cursors_;
   std::set<std::pair<std::string, std::string>> decided_keys_;
   std::map<std::pair<std::string, std::string>, int64_t> lane_counts_;
+  // (user, idempotency key) -> whether the store had an outcome for it when Prefetch ran
+  std::map<std::pair<std::string, std::string>, bool> recorded_keys_;
   std::map<std::pair<std::string, std::string>, int64_t> lane_additions_;
+};
+
+// The state of one round, from selecting its commands to acknowledging them.
+struct DomainWorker::Round {
+  std::vector<const storage::QueuedCommand*> next;  // next in their user's order, in batch order
+  std::vector<storage::CommitRequest> requests;     // one per element of `next`
+  std::vector<bool> poison;                         // one per element of `next`: unparsable
+  std::vector<std::string> acks;                    // message ids to acknowledge
 };
 
 DomainWorker::DomainWorker(std::shared_ptr<storage::CommandQueue> queue,
@@ -224,17 +294,24 @@ size_t DomainWorker::RunOnce(std::chrono::milliseconds wait) {
   if (messages.empty()) return 0;
   std::stable_sort(messages.begin(), messages.end(), Precedes);
 
-  // Decide every command that is next in its user's order.
   Batch batch(*store_, *read_models_);
-  std::vector<storage::CommitRequest> requests;
-  std::vector<const storage::QueuedCommand*> committed_messages;
-  std::vector<bool> poison;
-  std::vector<std::string> acks;
+  Round round;
+  SelectNext(messages, batch, round);
+  DecideAll(batch, round);
+  CommitAndAck(round);
+  return messages.size();
+}
+
+// Picks the commands that are next in their user's order, acknowledges those already applied
+// and releases those that arrived before an earlier command of their user.
+void DomainWorker::SelectNext(const std::vector<storage::QueuedCommand>& messages, Batch& batch,
+                              Round& round) {
+  batch.LoadCursors(messages);
   for (const storage::QueuedCommand& message : messages) {
     int64_t& cursor = batch.Cursor(message.user_id);
     switch (domain::CheckSequence(cursor, message.user_seq)) {
       case domain::SequenceVerdict::kAlreadyApplied:
-        acks.push_back(message.message_id);
+        round.acks.push_back(message.message_id);
         continue;
       case domain::SequenceVerdict::kTooEarly:
         queue_->Release(message.message_id, options_.out_of_order_delay);
@@ -242,40 +319,61 @@ size_t DomainWorker::RunOnce(std::chrono::milliseconds wait) {
       case domain::SequenceVerdict::kApply:
         break;
     }
+    round.next.push_back(&message);
+    cursor = message.user_seq;
+  }
+}
 
-    std::string error;
-    std::optional<domain::Command> command = domain::ParseQueuedCommand(message.body, &error);
-    if (command) {
-      requests.push_back(batch.Decide(message, *command));
+// Parses every selected command, reads the state they need in a few queries, then decides them
+// in order. A command that cannot be parsed is rejected and later dead-lettered.
+void DomainWorker::DecideAll(Batch& batch, Round& round) {
+  std::vector<std::optional<domain::CommandEnvelope>> envelopes(round.next.size());
+  std::vector<std::string> errors(round.next.size());
+  std::vector<const domain::CommandEnvelope*> parsed;
+  for (size_t i = 0; i < round.next.size(); ++i) {
+    const storage::QueuedCommand& message = *round.next[i];
+    std::optional<domain::Command> command = domain::ParseQueuedCommand(message.body, &errors[i]);
+    if (!command) continue;
+    envelopes[i] =
+        domain::CommandEnvelope{message.user_id, message.user_seq, message.idempotency_key,
+                                message.accepted_at_ms, std::move(*command)};
+    parsed.push_back(&*envelopes[i]);
+  }
+  batch.Prefetch(parsed);
+
+  for (size_t i = 0; i < round.next.size(); ++i) {
+    const storage::QueuedCommand& message = *round.next[i];
+    if (envelopes[i]) {
+      round.requests.push_back(batch.Decide(message, *envelopes[i]));
     } else {
       log::Error(kComponent, "rejecting unreadable command",
                  {{"message_id", message.message_id},
                   {"user_id", message.user_id},
                   {"idempotency_key", message.idempotency_key},
-                  {"error", error}});
-      requests.push_back(batch.Reject(message, "invalid command: " + error));
+                  {"error", errors[i]}});
+      round.requests.push_back(batch.Reject(message, "invalid command: " + errors[i]));
     }
-    poison.push_back(!command);
-    committed_messages.push_back(&message);
-    cursor = message.user_seq;
+    round.poison.push_back(!envelopes[i]);
   }
+}
 
-  // Commit outcomes, events and cursors, then acknowledge what is durable.
-  std::vector<storage::CommitResult> results = store_->Commit(requests);
+// Commits outcomes, events and cursors, then acknowledges what is durable.
+void DomainWorker::CommitAndAck(Round& round) {
+  std::vector<storage::CommitResult> results = store_->Commit(round.requests);
   bool any_committed = false;
   for (size_t i = 0; i < results.size(); ++i) {
-    const storage::QueuedCommand& message = *committed_messages[i];
+    const storage::QueuedCommand& message = *round.next[i];
     switch (results[i].status) {
       case storage::CommitStatus::kCommitted:
         any_committed = true;
-        if (poison[i]) {
-          queue_->DeadLetter(message, requests[i].outcome->reason);
+        if (round.poison[i]) {
+          queue_->DeadLetter(message, round.requests[i].outcome->reason);
         } else {
-          acks.push_back(message.message_id);
+          round.acks.push_back(message.message_id);
         }
         break;
       case storage::CommitStatus::kAlreadyApplied:
-        acks.push_back(message.message_id);
+        round.acks.push_back(message.message_id);
         break;
       case storage::CommitStatus::kStreamConflict:
       case storage::CommitStatus::kOutOfOrder:
@@ -285,9 +383,8 @@ size_t DomainWorker::RunOnce(std::chrono::milliseconds wait) {
         break;
     }
   }
-  if (!acks.empty()) queue_->Ack(acks);
+  if (!round.acks.empty()) queue_->Ack(round.acks);
   if (any_committed) events_->Notify();
-  return messages.size();
 }
 
 }  // namespace prism::workers

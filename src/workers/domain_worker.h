@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "storage/interfaces.h"
 
@@ -45,7 +46,11 @@ class DomainWorker {
 
  private:
   class Batch;
+  struct Round;
   void Loop();
+  void SelectNext(const std::vector<storage::QueuedCommand>& messages, Batch& batch, Round& round);
+  void DecideAll(Batch& batch, Round& round);
+  void CommitAndAck(Round& round);
 
   std::shared_ptr<storage::CommandQueue> queue_;
   std::shared_ptr<storage::EventStore> store_;

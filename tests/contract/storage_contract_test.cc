@@ -492,6 +492,102 @@ TEST_P(EventStore, ForgetOutcomesRemovesLargeBatchExactly) {
   EXPECT_EQ(events().ForgetOutcomes(11, 1100), 0);
 }
 
+// Ids and keys with the characters that array literals, JSON and SQL treat specially.
+const std::string kOddUser = "odd \"user\", {x}\\ \u00fc";
+const std::string kOddKey = "NULL";
+
+TEST_P(EventStore, FindOutcomesMatchesEachCommand) {
+  storage::CommitRequest rejected = Request("alice", 2, "k2", {}, OutcomeStatus::kRejected, 2000);
+  rejected.outcome->reason = "task not found";
+  events().Commit(std::vector<storage::CommitRequest>{
+      Request("alice", 1, "k1", {}, OutcomeStatus::kCompleted, 1000), rejected,
+      Request("bob", 1, "k1", {}, OutcomeStatus::kCompleted, 3000),
+      Request(kOddUser, 1, kOddKey, {}, OutcomeStatus::kCompleted, 4000)});
+
+  const std::vector<storage::CommandKey> keys = {
+      {"alice", "k2"}, {"bob", "missing"},  {"alice", "k1"},   {"carol", "k1"},
+      {"alice", "k2"}, {kOddUser, kOddKey}, {"alice", kOddKey}};
+  std::vector<std::optional<storage::CommandOutcome>> outcomes = events().FindOutcomes(keys);
+
+  ASSERT_EQ(outcomes.size(), keys.size());
+  ASSERT_TRUE(outcomes[0].has_value());
+  EXPECT_EQ(outcomes[0]->status, OutcomeStatus::kRejected);
+  EXPECT_EQ(outcomes[0]->reason, "task not found");
+  EXPECT_EQ(outcomes[0]->completed_at_ms, 2000);
+  EXPECT_FALSE(outcomes[1].has_value());
+  ASSERT_TRUE(outcomes[2].has_value());
+  EXPECT_EQ(outcomes[2]->status, OutcomeStatus::kCompleted);
+  EXPECT_EQ(outcomes[2]->completed_at_ms, 1000);
+  EXPECT_FALSE(outcomes[3].has_value());
+  ASSERT_TRUE(outcomes[4].has_value());
+  EXPECT_EQ(outcomes[4]->completed_at_ms, 2000);
+  ASSERT_TRUE(outcomes[5].has_value());
+  EXPECT_EQ(outcomes[5]->completed_at_ms, 4000);
+  EXPECT_FALSE(outcomes[6].has_value());
+  EXPECT_TRUE(events().FindOutcomes({}).empty());
+}
+
+TEST_P(EventStore, UserCursorsMatchEachUser) {
+  events().Commit(std::vector<storage::CommitRequest>{
+      Request("alice", 1, "a1", {}), Request("alice", 2, "a2", {}), Request("bob", 1, "b1", {}),
+      Request(kOddUser, 1, "o1", {}), Request(kOddUser, 2, "o2", {}),
+      Request(kOddUser, 3, "o3", {})});
+
+  const std::vector<std::string> users = {"bob", "nobody", "alice", "bob", kOddUser, "NULL"};
+  std::vector<int64_t> cursors = events().UserCursors(users);
+
+  EXPECT_EQ(cursors, (std::vector<int64_t>{1, 0, 2, 1, 3, 0}));
+  EXPECT_TRUE(events().UserCursors({}).empty());
+}
+
+TEST_P(EventStore, ReadStreamsReturnsEachStreamInVersionOrder) {
+  domain::Event user_event = TaskEvent("alice", 1, "alice", "k3");
+  user_event.entity_type = domain::EntityType::kUser;
+  user_event.type = "user-created";
+  domain::Event odd_event = TaskEvent(kOddUser, 1, "alice", "k4");
+  odd_event.data["notes"] = "with \"quotes\" and \\ backslash";
+  events().Commit(std::vector<storage::CommitRequest>{
+      Request("alice", 1, "k1",
+              {TaskEvent("t1", 1, "alice", "k1"), TaskEvent("t2", 1, "alice", "k1")}),
+      Request("alice", 2, "k2",
+              {TaskEvent("t1", 2, "alice", "k2"), TaskEvent("t1", 3, "alice", "k2")}),
+      Request("alice", 3, "k3", {user_event}), Request("alice", 4, "k4", {odd_event})});
+
+  const std::vector<domain::StreamKey> streams = {{domain::EntityType::kTask, "t2"},
+                                                  {domain::EntityType::kTask, "t1"},
+                                                  {domain::EntityType::kTask, "missing"},
+                                                  {domain::EntityType::kUser, "alice"},
+                                                  {domain::EntityType::kUserSettings, "alice"},
+                                                  {domain::EntityType::kTask, "alice"},
+                                                  {domain::EntityType::kTask, "t1"},
+                                                  {domain::EntityType::kTask, kOddUser}};
+  std::vector<std::vector<domain::Event>> read = events().ReadStreams(streams);
+
+  ASSERT_EQ(read.size(), streams.size());
+  for (size_t i = 0; i < streams.size(); ++i) {
+    std::vector<domain::Event> expected = events().ReadStream(streams[i].type, streams[i].id, 0);
+    ASSERT_EQ(read[i].size(), expected.size()) << "stream " << i;
+    for (size_t j = 0; j < expected.size(); ++j) {
+      EXPECT_EQ(read[i][j].id, expected[j].id) << "stream " << i << ", event " << j;
+      EXPECT_EQ(read[i][j].entity_type, streams[i].type) << "stream " << i << ", event " << j;
+      EXPECT_EQ(read[i][j].entity_id, streams[i].id) << "stream " << i << ", event " << j;
+      EXPECT_EQ(read[i][j].version, static_cast<int64_t>(j + 1)) << "stream " << i;
+      EXPECT_EQ(read[i][j].position, expected[j].position) << "stream " << i << ", event " << j;
+      EXPECT_EQ(read[i][j].data, expected[j].data) << "stream " << i << ", event " << j;
+    }
+  }
+  EXPECT_EQ(read[0].size(), 1u);
+  EXPECT_EQ(read[1].size(), 3u);
+  EXPECT_TRUE(read[2].empty());
+  EXPECT_EQ(read[3].size(), 1u);
+  EXPECT_TRUE(read[4].empty());
+  EXPECT_TRUE(read[5].empty());
+  EXPECT_EQ(read[6].size(), 3u);
+  ASSERT_EQ(read[7].size(), 1u);
+  EXPECT_EQ(read[7][0].data, odd_event.data);
+  EXPECT_TRUE(events().ReadStreams({}).empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Command queue
 
