@@ -271,7 +271,10 @@ void PostgresCommandQueue::WakeLeasers() {
   lease_wakeup_.notify_all();
 }
 
-void PostgresCommandQueue::Ack(std::span<const std::string> message_ids) {
+namespace {
+
+// The valid ids among `message_ids` as a bigint[] literal, such as "{3,7}"; "{}" when none is.
+std::string IdArray(std::span<const std::string> message_ids) {
   std::string ids = "{";
   for (const std::string& text : message_ids) {
     int64_t id;
@@ -280,6 +283,13 @@ void PostgresCommandQueue::Ack(std::span<const std::string> message_ids) {
     ids += std::to_string(id);
   }
   ids += "}";
+  return ids;
+}
+
+}  // namespace
+
+void PostgresCommandQueue::Ack(std::span<const std::string> message_ids) {
+  std::string ids = IdArray(message_ids);
   if (ids == "{}") return;
   int64_t removed = 0;
   pool_->Run([&](Connection& connection) {
@@ -291,13 +301,14 @@ void PostgresCommandQueue::Ack(std::span<const std::string> message_ids) {
   queued_estimate_ -= removed;
 }
 
-void PostgresCommandQueue::Release(std::string_view message_id, std::chrono::milliseconds delay) {
-  int64_t id;
-  if (!ParseMessageId(message_id, &id)) return;
+void PostgresCommandQueue::ReleaseAll(std::span<const std::string> message_ids,
+                                      std::chrono::milliseconds delay) {
+  std::string ids = IdArray(message_ids);
+  if (ids == "{}") return;
   pool_->Run([&](Connection& connection) {
     connection.Exec("UPDATE commands SET lease_owner = NULL, lease_until_ms = " PRISM_PG_NOW_MS
-                    " + $1 WHERE message_id = $2",
-                    Params(delay.count(), id));
+                    " + $1 WHERE message_id = ANY($2::bigint[])",
+                    Params(delay.count(), ids));
   });
   if (delay.count() <= 0) WakeLeasers();
 }

@@ -136,7 +136,11 @@ return removed
 const Script kReleaseScript(R"lua(
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-return redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+local due = now + tonumber(ARGV[1])
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', due, ARGV[i])
+end
+return #ARGV - 1
 )lua");
 
 void RunCallback(const storage::CommandQueue::EnqueueCallback& done,
@@ -467,12 +471,15 @@ void RedisCommandQueue::Ack(std::span<const std::string> message_ids) {
   ExpectOk(reply.get(), "ack");
 }
 
-void RedisCommandQueue::Release(std::string_view message_id, std::chrono::milliseconds delay) {
-  if (!IsStreamId(message_id)) return;
+void RedisCommandQueue::ReleaseAll(std::span<const std::string> message_ids,
+                                   std::chrono::milliseconds delay) {
+  std::vector<std::string> args = {std::to_string(std::max<int64_t>(delay.count(), 0))};
+  for (const std::string& id : message_ids) {
+    if (IsStreamId(id)) args.push_back(id);
+  }
+  if (args.size() == 1) return;
   Reply reply = client_.With([&](Connection& connection) {
-    return connection.Eval(
-        kReleaseScript, {stream_ + ":leases"},
-        {std::string(message_id), std::to_string(std::max<int64_t>(delay.count(), 0))});
+    return connection.Eval(kReleaseScript, {stream_ + ":leases"}, args);
   });
   ExpectOk(reply.get(), "release");
 }

@@ -68,7 +68,8 @@ class RedisCommandQueue final : public storage::CommandQueue {
                                             std::chrono::milliseconds wait) override;
   // Ids that are not queued are ignored.
   void Ack(std::span<const std::string> message_ids) override;
-  void Release(std::string_view message_id, std::chrono::milliseconds delay) override;
+  void ReleaseAll(std::span<const std::string> message_ids,
+                  std::chrono::milliseconds delay) override;
   void DeadLetter(const storage::QueuedCommand& message, std::string_view reason) override;
   bool IsQueued(std::string_view user_id, std::string_view idempotency_key) override;
   int64_t Depth() override;

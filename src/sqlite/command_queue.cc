@@ -269,16 +269,24 @@ void SqliteCommandQueue::Ack(std::span<const std::string> message_ids) {
   queued_estimate_ -= removed;
 }
 
-void SqliteCommandQueue::Release(std::string_view message_id, std::chrono::milliseconds delay) {
-  int64_t id;
-  if (!ParseMessageId(message_id, &id)) return;
+void SqliteCommandQueue::ReleaseAll(std::span<const std::string> message_ids,
+                                    std::chrono::milliseconds delay) {
+  std::vector<int64_t> ids;
+  for (const std::string& message_id : message_ids) {
+    int64_t id;
+    if (ParseMessageId(message_id, &id)) ids.push_back(id);
+  }
+  if (ids.empty()) return;
   database_->Write(Durability::kNormal, [&](Connection& connection) {
-    connection
-        .Prepare(
-            "UPDATE commands SET lease_owner = NULL, lease_until_ms = ?1 "
-            "WHERE message_id = ?2")
-        .BindAll(NowMs() + delay.count(), id)
-        .Run();
+    const int64_t until = NowMs() + delay.count();
+    for (int64_t id : ids) {
+      connection
+          .Prepare(
+              "UPDATE commands SET lease_owner = NULL, lease_until_ms = ?1 "
+              "WHERE message_id = ?2")
+          .BindAll(until, id)
+          .Run();
+    }
   });
   if (delay.count() <= 0) WakeLeasers();
 }

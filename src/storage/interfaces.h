@@ -40,8 +40,13 @@ class CommandQueue {
   // Removes delivered messages for good.
   virtual void Ack(std::span<const std::string> message_ids) = 0;
 
-  // Makes a leased message available again after `delay` (used when it arrived out of order).
-  virtual void Release(std::string_view message_id, std::chrono::milliseconds delay) = 0;
+  // Makes leased messages available again after `delay` (used when they arrived out of order or
+  // lost a race with another worker's commit), in one round trip.
+  virtual void ReleaseAll(std::span<const std::string> message_ids,
+                          std::chrono::milliseconds delay) = 0;
+  void Release(const std::string& message_id, std::chrono::milliseconds delay) {
+    ReleaseAll(std::span<const std::string>(&message_id, 1), delay);
+  }
 
   // Moves a message that can never be processed to the dead-letter store, with the reason.
   virtual void DeadLetter(const QueuedCommand& message, std::string_view reason) = 0;

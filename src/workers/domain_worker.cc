@@ -243,6 +243,8 @@ struct DomainWorker::Round {
   std::vector<storage::CommitRequest> requests;     // one per element of `next`
   std::vector<bool> poison;                         // one per element of `next`: unparsable
   std::vector<std::string> acks;                    // message ids to acknowledge
+  std::vector<std::string> too_early;  // message ids that wait for an earlier command of the user
+  std::vector<std::string> retries;    // message ids that lost a race with a concurrent commit
 };
 
 DomainWorker::DomainWorker(std::shared_ptr<storage::CommandQueue> queue,
@@ -314,7 +316,7 @@ void DomainWorker::SelectNext(const std::vector<storage::QueuedCommand>& message
         round.acks.push_back(message.message_id);
         continue;
       case domain::SequenceVerdict::kTooEarly:
-        queue_->Release(message.message_id, options_.out_of_order_delay);
+        round.too_early.push_back(message.message_id);
         continue;
       case domain::SequenceVerdict::kApply:
         break;
@@ -322,6 +324,7 @@ void DomainWorker::SelectNext(const std::vector<storage::QueuedCommand>& message
     round.next.push_back(&message);
     cursor = message.user_seq;
   }
+  if (!round.too_early.empty()) queue_->ReleaseAll(round.too_early, options_.out_of_order_delay);
 }
 
 // Parses every selected command, reads the state they need in a few queries, then decides them
@@ -379,10 +382,11 @@ void DomainWorker::CommitAndAck(Round& round) {
       case storage::CommitStatus::kOutOfOrder:
         log::Debug(kComponent, "command retried after a concurrent write",
                    {{"message_id", message.message_id}, {"user_id", message.user_id}});
-        queue_->Release(message.message_id, std::chrono::milliseconds(0));
+        round.retries.push_back(message.message_id);
         break;
     }
   }
+  if (!round.retries.empty()) queue_->ReleaseAll(round.retries, std::chrono::milliseconds(0));
   if (!round.acks.empty()) queue_->Ack(round.acks);
   if (any_committed) events_->Notify();
 }

@@ -764,6 +764,27 @@ TEST_P(CommandQueue, ReleaseDelaysRedelivery) {
   EXPECT_EQ(at_once[0].attempts, 3);
 }
 
+TEST_P(CommandQueue, ReleaseAllReleasesTheGivenMessagesOnly) {
+  ASSERT_EQ(EnqueueAndWait(commands(),
+                           {Command("alice", "a1"), Command("bob", "b1"), Command("carol", "c1")}),
+            std::nullopt);
+  std::vector<storage::QueuedCommand> leased = LeaseAll(commands(), 3);
+  ASSERT_EQ(leased.size(), 3u);
+
+  const std::vector<std::string> released = {leased[0].message_id, "not-a-message-id",
+                                             leased[2].message_id};
+  commands().ReleaseAll(released, 0ms);
+  std::vector<storage::QueuedCommand> again = commands().Lease("w2", 10, 60s, 2s);
+
+  std::set<std::string> ids;
+  for (const auto& message : again) {
+    ids.insert(message.message_id);
+    EXPECT_EQ(message.attempts, 2);
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{leased[0].message_id, leased[2].message_id}));
+  commands().ReleaseAll({}, 0ms);  // nothing to release is not an error
+}
+
 TEST_P(CommandQueue, AckRemovesMessages) {
   ASSERT_EQ(EnqueueAndWait(commands(), {Command("alice", "a1"), Command("alice", "a2")}),
             std::nullopt);
@@ -1088,11 +1109,10 @@ TEST_P(ReadModels, CountOpenTasksPerUserAndLane) {
     row.done = done;
     return row;
   };
-  read_models().Write(TaskChanges({task("a1", "alice", "normal", false, 1),
-                                   task("a2", "alice", "normal", false, 2),
-                                   task("a3", "alice", "normal", true, 3),
-                                   task("a4", "alice", "fun", false, 4),
-                                   task("b1", "bob", "normal", false, 5)}));
+  read_models().Write(
+      TaskChanges({task("a1", "alice", "normal", false, 1), task("a2", "alice", "normal", false, 2),
+                   task("a3", "alice", "normal", true, 3), task("a4", "alice", "fun", false, 4),
+                   task("b1", "bob", "normal", false, 5)}));
 
   EXPECT_EQ(read_models().CountOpenTasks("alice", "normal"), 2);
   EXPECT_EQ(read_models().CountOpenTasks("alice", "fun"), 1);
@@ -1101,8 +1121,8 @@ TEST_P(ReadModels, CountOpenTasksPerUserAndLane) {
   EXPECT_EQ(read_models().CountOpenTasks("carol", "normal"), 0);
 
   // Completing a task and moving one to another lane change the counts.
-  read_models().Write(TaskChanges({task("a1", "alice", "normal", true, 1),
-                                   task("a2", "alice", "fun", false, 2)}));
+  read_models().Write(
+      TaskChanges({task("a1", "alice", "normal", true, 1), task("a2", "alice", "fun", false, 2)}));
   EXPECT_EQ(read_models().CountOpenTasks("alice", "normal"), 0);
   EXPECT_EQ(read_models().CountOpenTasks("alice", "fun"), 2);
 
