@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/log.h"
+#include "postgres/text_array.h"
 
 namespace prism::postgres {
 
@@ -89,25 +90,6 @@ std::vector<int64_t> ParsePositions(std::string_view text) {
     }
   }
   return positions;
-}
-
-// Formats the projected texts of `items` as a PostgreSQL array literal for a $n::text[]
-// parameter, such as {"a","b\"c"}. Every element is double-quoted with " and \ escaped, so
-// commas, braces, spaces and the word NULL stay plain text.
-template <typename Range, typename Project>
-std::string TextArray(const Range& items, Project project) {
-  std::string literal = "{";
-  for (const auto& item : items) {
-    if (literal.size() > 1) literal += ',';
-    literal += '"';
-    for (char c : std::string_view(project(item))) {
-      if (c == '"' || c == '\\') literal += '\\';
-      literal += c;
-    }
-    literal += '"';
-  }
-  literal += '}';
-  return literal;
 }
 
 std::vector<domain::Event> ReadEvents(const Result& rows) {

@@ -1,7 +1,14 @@
 #include "postgres/read_models.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "postgres/text_array.h"
 
 namespace prism::postgres {
 
@@ -44,6 +51,42 @@ void UpsertTask(Connection& connection, const domain::TaskRow& task) {
              task.version, task.created_position));
 }
 
+// Upserts many tasks with one statement: the rows travel as one JSON array that
+// jsonb_to_recordset turns back into rows. One row per id, the last given, because ON CONFLICT DO
+// UPDATE may not touch a row twice in one statement.
+void UpsertTasks(Connection& connection, const std::vector<domain::TaskRow>& tasks) {
+  if (tasks.size() == 1) {
+    UpsertTask(connection, tasks.front());
+    return;
+  }
+  std::map<std::string_view, const domain::TaskRow*> last_of_id;
+  for (const domain::TaskRow& task : tasks) last_of_id[task.id] = &task;
+  boost::json::array rows;
+  rows.reserve(last_of_id.size());
+  for (const auto& [id, task] : last_of_id) {
+    rows.push_back(boost::json::object{{"id", task->id},
+                                       {"user_id", task->user_id},
+                                       {"title", task->title},
+                                       {"notes", task->notes},
+                                       {"category", task->category},
+                                       {"ord", task->order},
+                                       {"done", task->done},
+                                       {"version", task->version},
+                                       {"created_position", task->created_position}});
+  }
+  connection.Exec(
+      "INSERT INTO tasks (id, user_id, title, notes, category, ord, done, version, "
+      "created_position) SELECT id, user_id, title, notes, category, ord, done, version, "
+      "created_position FROM jsonb_to_recordset($1::jsonb) AS t(id TEXT, user_id TEXT, "
+      "title TEXT, notes TEXT, category TEXT, ord BIGINT, done BOOLEAN, version BIGINT, "
+      "created_position BIGINT) "
+      "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, title = excluded.title, "
+      "notes = excluded.notes, category = excluded.category, ord = excluded.ord, "
+      "done = excluded.done, version = excluded.version, "
+      "created_position = excluded.created_position",
+      Params(boost::json::serialize(rows)));
+}
+
 void UpsertSettings(Connection& connection, const domain::SettingsRow& settings) {
   connection.Exec(
       "INSERT INTO settings (user_id, tasks_per_category, show_done_tasks, version) "
@@ -69,7 +112,7 @@ PostgresReadModels::PostgresReadModels(std::shared_ptr<ConnectionPool> pool)
 
 void PostgresReadModels::Write(const Changes& changes) {
   pool_->Transaction([&](Connection& connection) {
-    for (const domain::TaskRow& task : changes.tasks) UpsertTask(connection, task);
+    if (!changes.tasks.empty()) UpsertTasks(connection, changes.tasks);
     for (const domain::SettingsRow& settings : changes.settings) {
       UpsertSettings(connection, settings);
     }
@@ -91,6 +134,18 @@ std::optional<domain::TaskRow> PostgresReadModels::FindTask(std::string_view tas
     if (!rows.empty()) task = std::move(rows.front());
   });
   return task;
+}
+
+std::vector<domain::TaskRow> PostgresReadModels::FindTasks(
+    const std::vector<std::string>& task_ids) {
+  if (task_ids.empty()) return {};
+  static const std::string sql = TaskQuery("WHERE id = ANY($1::text[])");
+  const std::string ids =
+      TextArray(task_ids, [](const std::string& id) -> const std::string& { return id; });
+  std::vector<domain::TaskRow> tasks;
+  pool_->Run(
+      [&](Connection& connection) { tasks = ReadTaskRows(connection.Exec(sql, Params(ids))); });
+  return tasks;
 }
 
 std::optional<domain::SettingsRow> PostgresReadModels::FindSettings(std::string_view user_id) {
@@ -149,8 +204,7 @@ std::vector<domain::TaskRow> PostgresReadModels::AllTasks(std::string_view user_
   return tasks;
 }
 
-int64_t PostgresReadModels::CountOpenTasks(std::string_view user_id,
-                                           std::string_view category) {
+int64_t PostgresReadModels::CountOpenTasks(std::string_view user_id, std::string_view category) {
   // The `NOT done` term matches the partial index's WHERE clause.
   int64_t count = 0;
   pool_->Run([&](Connection& connection) {

@@ -19,6 +19,8 @@ class PostgresReadModels final : public storage::ReadModels {
   void Write(const Changes& changes) override;
 
   std::optional<domain::TaskRow> FindTask(std::string_view task_id) override;
+  // One statement for all ids (id = ANY of a text[] parameter).
+  std::vector<domain::TaskRow> FindTasks(const std::vector<std::string>& task_ids) override;
   std::optional<domain::SettingsRow> FindSettings(std::string_view user_id) override;
   std::optional<domain::UserRow> FindUser(std::string_view user_id) override;
 

@@ -1036,6 +1036,32 @@ TEST_P(ReadModels, WriteUpdatesExistingRows) {
   EXPECT_EQ(read_models().Checkpoint(), 9);
 }
 
+TEST_P(ReadModels, WriteOfManyRowsKeepsTextAndTheLastRowOfAnId) {
+  domain::TaskRow odd = Task("t2", "bob", 8);
+  odd.title = "quotes \" and \\ backslash, {braces}, NULL, \u00e9t\u00e9 \U0001F600";
+  odd.notes = "line one\nline two\ttab";
+  domain::TaskRow first = Task("t1", "alice", 7);
+  domain::TaskRow last = first;
+  last.title = "the later row";
+  last.done = true;
+  last.version = 2;
+
+  read_models().Write(TaskChanges({first, odd, last, Task("t3", "alice", 9)}, 9));
+
+  std::optional<domain::TaskRow> t1 = read_models().FindTask("t1");
+  std::optional<domain::TaskRow> t2 = read_models().FindTask("t2");
+  ASSERT_TRUE(t1.has_value());
+  ASSERT_TRUE(t2.has_value());
+  EXPECT_EQ(t1->title, "the later row");
+  EXPECT_TRUE(t1->done);
+  EXPECT_EQ(t1->version, 2);
+  EXPECT_EQ(t2->title, odd.title);
+  EXPECT_EQ(t2->notes, odd.notes);
+  EXPECT_EQ(t2->order, odd.order);
+  EXPECT_EQ(t2->created_position, 8);
+  EXPECT_EQ(read_models().AllTasks("alice").size(), 2u);
+}
+
 TEST_P(ReadModels, KeysetPagesNeitherSkipNorRepeatWithInserts) {
   storage::ReadModels::Changes initial;
   for (int i = 1; i <= 25; ++i)
