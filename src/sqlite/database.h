@@ -171,10 +171,10 @@ class Database {
   int SchemaVersion();
   static int LatestSchemaVersion();
 
-  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT on the writer connection, with the given durability.
-  // This process's write transactions run one at a time. When `body` throws, the transaction is
-  // rolled back and the exception rethrown. Throws StorageUnavailable when SQLite fails,
-  // including SQLITE_BUSY after the busy timeout when another process holds the write lock.
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT on the writer connection, with the given
+  // durability. This process's write transactions run one at a time. When `body` throws, the
+  // transaction is rolled back and the exception rethrown. Throws StorageUnavailable when SQLite
+  // fails, including SQLITE_BUSY after the busy timeout when another process holds the write lock.
   void Write(Durability durability, const std::function<void(Connection&)>& body);
 
   // Runs `body` on a reader connection from the pool, without an explicit transaction: each
@@ -198,7 +198,7 @@ class Database {
   // One connection for every write transaction, so that its page cache stays valid from one
   // transaction to the next. A commit through a second connection would make SQLite drop the
   // whole page cache of this one and read its pages again. Opened on first use.
-  std::unique_ptr<Connection> writer_;  // guarded by write_mutex_
+  std::unique_ptr<Connection> writer_;                // guarded by write_mutex_
   Durability writer_durability_ = Durability::kFull;  // its PRAGMA synchronous, by write_mutex_
 
   std::mutex pool_mutex_;  // guards idle_readers_

@@ -305,13 +305,12 @@ void Projector::Apply(const std::vector<domain::Event>& events) {
   if (options_.publish_live_updates) UpdateLagMetrics(checkpoint, events.back().timestamp_ms);
 }
 
-void Projector::RefreshCache(const std::map<std::string, UserChanges>& users,
-                             int64_t checkpoint) {
+void Projector::RefreshCache(const std::map<std::string, UserChanges>& users, int64_t checkpoint) {
   bool reached = true;
   for (const auto& [user_id, changes] : users) {
     query::ReadQueries::RefreshScope scope;
-    scope.tasks = changes.first_task_position &&
-                  TouchesCachedPages(user_id, *changes.first_task_position);
+    scope.tasks =
+        changes.first_task_position && TouchesCachedPages(user_id, *changes.first_task_position);
     scope.settings = changes.settings;
     if (!scope.tasks && !scope.settings) continue;
 
@@ -334,8 +333,7 @@ void Projector::RefreshCache(const std::map<std::string, UserChanges>& users,
   cache_floor_pending_ = checkpoint;
 }
 
-bool Projector::TouchesCachedPages(const std::string& user_id,
-                                   int64_t first_task_position) const {
+bool Projector::TouchesCachedPages(const std::string& user_id, int64_t first_task_position) const {
   auto known = cached_until_.find(user_id);
   return known == cached_until_.end() || first_task_position <= known->second;
 }

@@ -5,8 +5,8 @@
 #include <map>
 #include <random>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "domain/event.h"
 #include "domain/ids.h"
@@ -242,7 +242,8 @@ TEST_F(ProjectorTest, CachedPagesMatchDatabaseWhenRefreshIsSkipped) {
   query::ReadOptions read_options;
   read_options.page_size = 3;
   read_options.cached_pages = 2;
-  auto queries = std::make_shared<query::ReadQueries>(live_.read_models, cache, codec, read_options);
+  auto queries =
+      std::make_shared<query::ReadQueries>(live_.read_models, cache, codec, read_options);
   workers::ProjectorOptions options;
   options.publish_live_updates = false;
   workers::Projector projector(live_.event_queue, live_.events, live_.read_models, queries, nullptr,
@@ -252,8 +253,8 @@ TEST_F(ProjectorTest, CachedPagesMatchDatabaseWhenRefreshIsSkipped) {
     }
   };
   auto expect_cache_matches_database = [&](const std::string& step) {
-    query::ReadQueries uncached(live_.read_models, std::make_shared<inprocess::MemoryCache>(), codec,
-                                read_options);
+    query::ReadQueries uncached(live_.read_models, std::make_shared<inprocess::MemoryCache>(),
+                                codec, read_options);
     std::optional<query::PageCursor> cursor;
     for (int page = 0; page < 3; ++page) {
       std::string expected = uncached.TasksPage(user, cursor, 3);
