@@ -18,6 +18,9 @@ Ports: the cluster uses CLUSTER_BASE_PORT (default 18900) to CLUSTER_BASE_PORT +
 BENCH_BASE_PORT set, the `prism serve` processes, nginx and P7's extra processes on the cluster
 take ports from BENCH_BASE_PORT to BENCH_BASE_PORT + 49; without it, the kernel picks free ports.
 
+P6 on `prism serve` deletes its data directory at the end unless BENCH_P6_KEEP_DATA=1 is set;
+then it prints the directory's path, so `prism rebuild` can be run and profiled on it again.
+
 P8's browser half runs the web app's large-board spec (web/e2e/performance.e2e.ts) in Chromium and
 needs web/node_modules and web/dist (cd web && npm ci && npm run build); without them that row
 reads "skipped" with the reason.
@@ -610,31 +613,43 @@ def p6_row(replayed, seconds, rate, detail):
 # Commands that P6 seeds through POST /api/commands of `prism serve`; the rest of its events are
 # copies of these (see replicate_sqlite_events). At about 2,000 to 5,000 commands/s on a shared
 # 2-core machine, seeding a million would take minutes.
-# NOTE: the seeded tasks get server-chosen, time-ordered UUIDv7 ids, and the copies keep that
-# order. Random task ids, which the web app sends, made the replay of 1,000,000 events about six
-# times slower in one run (docs/benchmarks.md, P6).
+# The seeded tasks get server-chosen, time-ordered UUIDv7 ids, but each copy of a task gets a
+# random id prefix, so the copies are spread over the key space like the random UUIDv4 ids that
+# the web app sends. Copies numbered in order would let `prism rebuild` touch far fewer index
+# pages per commit than a real board's replay does, so P6 would overstate its speed.
 P6_SERVE_SEED = 200000
 
 
 def replicate_sqlite_events(database_path, events):
     """Appends copies of the task events in the SQLite event store until it has `events` events,
-    and returns the number added. The copies get new ids by the scheme of REPLICATE_TASK_EVENTS."""
+    and returns the number added. Each round copies every task once in event order (the last round
+    stops at `events`). A copy's task id, event ids, idempotency keys and the task id inside its
+    data are the original's with the first 8 hex digits replaced by a random prefix drawn once per
+    task and round."""
     connection = sqlite3.connect(database_path)
     try:
         count, last = connection.execute("SELECT count(*), coalesce(max(position), 0) FROM events").fetchone()
         needed = events - count
-        copy = 0
+        # A table materialises each prefix: in an INSERT ... SELECT, SQLite may evaluate
+        # randomblob() once per use instead of once per row.
+        connection.execute("CREATE TEMP TABLE copy_prefix (entity_id TEXT PRIMARY KEY, prefix TEXT NOT NULL)")
+        connection.execute("""
+            INSERT INTO copy_prefix (entity_id, prefix)
+            SELECT DISTINCT entity_id, '' FROM events WHERE entity_type = 'task' AND position <= ?""", (last,))
         while count < events:
-            copy += 1
+            connection.execute("UPDATE copy_prefix SET prefix = lower(hex(randomblob(4)))")
+            # NOTE: two copies of a task, or a copy and the original, get the same id with a chance
+            # of 1 in 2^32 per pair. The INSERT then fails on UNIQUE (entity_type, entity_id,
+            # version) and P6 stops.
             inserted = connection.execute("""
                 INSERT INTO events (id, entity_type, entity_id, version, type, data, timestamp_ms,
                                     user_id, idempotency_key)
-                SELECT printf('%08x', :copy) || substr(id, 9), entity_type,
-                       printf('%08x', :copy) || substr(entity_id, 9), version, type,
-                       replace(data, entity_id, printf('%08x', :copy) || substr(entity_id, 9)),
-                       timestamp_ms, user_id, printf('%08x', :copy) || substr(idempotency_key, 9)
-                FROM events WHERE entity_type = 'task' AND position <= :last ORDER BY position
-                LIMIT :limit""", {"copy": copy, "last": last, "limit": events - count}).rowcount
+                SELECT p.prefix || substr(e.id, 9), e.entity_type, p.prefix || substr(e.entity_id, 9),
+                       e.version, e.type, replace(e.data, e.entity_id, p.prefix || substr(e.entity_id, 9)),
+                       e.timestamp_ms, e.user_id, p.prefix || substr(e.idempotency_key, 9)
+                FROM events AS e JOIN copy_prefix AS p ON p.entity_id = e.entity_id
+                WHERE e.entity_type = 'task' AND e.position <= :last ORDER BY e.position
+                LIMIT :limit""", {"last": last, "limit": events - count}).rowcount
             if inserted <= 0:
                 raise RuntimeError("the event store has no task events to replicate")
             count += inserted
@@ -647,7 +662,8 @@ def replicate_sqlite_events(database_path, events):
 def scenario_p6(events):
     """Seeds up to P6_SERVE_SEED create-task events through POST /api/commands into a `prism serve`,
     stops it, adds copies of them with new ids up to `events`, and times `prism rebuild` on its
-    data directory."""
+    data directory. With BENCH_P6_KEEP_DATA=1 in the environment, the data directory is kept for
+    profiling and its path printed."""
     data_dir = tempfile.mkdtemp(prefix="prism-p6-")
     server = new_serve(data_dir=data_dir).start()
     try:
@@ -665,7 +681,10 @@ def scenario_p6(events):
                                                 "replicated": replicated})
     finally:
         server.cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if os.environ.get("BENCH_P6_KEEP_DATA") == "1":
+            print("P6: kept the data directory %s" % data_dir, file=sys.stderr, flush=True)
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 # Events copied from the cluster's database, then replicated with new ids until P6 has its count.

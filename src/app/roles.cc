@@ -378,7 +378,12 @@ int RunRebuild(const Config& config) {
     int64_t position = 0;
     int64_t replayed = 0;
     int64_t head = runtime.events->HeadPosition();
-    constexpr size_t kReplayBatch = 4096;
+    // Events per read and per read-model commit. Each commit writes every page it changed to the
+    // WAL, and the checkpoint copies it back. With random task ids nearly every upsert changes a
+    // different leaf of the tasks primary-key index, so larger commits rewrite far fewer pages.
+    // On bench/run.py's P6 store of 1,000,000 events, 32,768 instead of 4,096 wrote 3.2 times
+    // fewer bytes and raised the peak resident memory from 27 MB to 74 MB.
+    constexpr size_t kReplayBatch = 32768;
     while (true) {
       std::vector<domain::Event> events = runtime.events->ReadAll(position, kReplayBatch);
       if (events.empty()) break;
