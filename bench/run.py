@@ -707,18 +707,20 @@ def cluster_psql(database, sql, stdin=None, stdout=None):
 
 # Appends copies of the replay database's task events up to position `last` until `needed` rows
 # are added. A copy's task id, event id and idempotency key are the original's with the first 8
-# hex digits replaced by the copy's number. The other 28 characters contain random bits both in
-# the UUIDv7 ids that prism generates and in UUIDv4 ids of clients, so the new ids are distinct
-# from each other and, with overwhelming probability, from the originals. Each task's events
-# keep their order, so every copy is a valid history of a new task of the same user.
+# hex digits replaced by a prefix taken from the md5 of the copy's number and the task id: the same
+# for every event of one task in one copy, and as scattered as the random task ids that clients
+# send (see P6 on `prism serve`). The other 28 characters contain random bits both in the UUIDv7
+# ids that prism generates and in UUIDv4 ids of clients, so the new ids are distinct from each
+# other and, with overwhelming probability, from the originals. Each task's events keep their
+# order, so every copy is a valid history of a new task of the same user.
 REPLICATE_TASK_EVENTS = """
 INSERT INTO events (id, entity_type, entity_id, version, type, data, timestamp_ms, user_id, idempotency_key)
-SELECT lpad(to_hex(copy), 8, '0') || substr(e.id, 9), e.entity_type,
-       lpad(to_hex(copy), 8, '0') || substr(e.entity_id, 9), e.version, e.type,
-       replace(e.data, e.entity_id, lpad(to_hex(copy), 8, '0') || substr(e.entity_id, 9)),
-       e.timestamp_ms, e.user_id, lpad(to_hex(copy), 8, '0') || substr(e.idempotency_key, 9)
+SELECT p.prefix || substr(e.id, 9), e.entity_type, p.prefix || substr(e.entity_id, 9), e.version,
+       e.type, replace(e.data, e.entity_id, p.prefix || substr(e.entity_id, 9)),
+       e.timestamp_ms, e.user_id, p.prefix || substr(e.idempotency_key, 9)
 FROM generate_series(1, %(copies)d) AS copy,
-     (SELECT * FROM events WHERE entity_type = 'task' AND position <= %(last)d) AS e
+     (SELECT * FROM events WHERE entity_type = 'task' AND position <= %(last)d) AS e,
+     LATERAL (SELECT substr(md5(copy::text || ':' || e.entity_id), 1, 8) AS prefix) AS p
 ORDER BY copy, e.position
 LIMIT %(needed)d
 """
