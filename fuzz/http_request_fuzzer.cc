@@ -53,7 +53,7 @@ class AcceptingQueue final : public prism::storage::CommandQueue {
     return {};
   }
   void Ack(std::span<const std::string>) override {}
-  void Release(std::string_view, std::chrono::milliseconds) override {}
+  void ReleaseAll(std::span<const std::string>, std::chrono::milliseconds) override {}
   void DeadLetter(const prism::storage::QueuedCommand&, std::string_view) override {}
   bool IsQueued(std::string_view, std::string_view) override { return false; }
   int64_t Depth() override { return 0; }
