@@ -707,9 +707,9 @@ def cluster_psql(database, sql, stdin=None, stdout=None):
 
 # Appends copies of the replay database's task events up to position `last` until `needed` rows
 # are added. A copy's task id, event id and idempotency key are the original's with the first 8
-# hex digits replaced by a prefix taken from the md5 of the copy's number and the task id: the same
-# for every event of one task in one copy, and as scattered as the random task ids that clients
-# send (see P6 on `prism serve`). The other 28 characters contain random bits both in the UUIDv7
+# hex digits replaced by a prefix taken from the md5 of the copy's number and the task id. The
+# prefix is the same for every event of one task in one copy, and as scattered as the random task
+# ids that clients send (see P6 on `prism serve`). The other 28 characters contain random bits both in the UUIDv7
 # ids that prism generates and in UUIDv4 ids of clients, so the new ids are distinct from each
 # other and, with overwhelming probability, from the originals. Each task's events keep their
 # order, so every copy is a valid history of a new task of the same user.

@@ -273,7 +273,8 @@ void PostgresCommandQueue::WakeLeasers() {
 
 namespace {
 
-// The valid ids among `message_ids` as a bigint[] literal, such as "{3,7}"; "{}" when none is.
+// Formats the valid ids among `message_ids` as a bigint[] literal, such as "{3,7}", or "{}" when
+// none is valid.
 std::string IdArray(std::span<const std::string> message_ids) {
   std::string ids = "{";
   for (const std::string& text : message_ids) {

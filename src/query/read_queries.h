@@ -48,8 +48,8 @@ class ReadQueries {
   // must call InvalidateCacheBefore(stamp) once the cache is back.
   //
   // `cached_until`, when given and the pages are refreshed, receives the created_position of the
-  // last task on the last cached page when the user's list goes on past the cached pages, or
-  // nullopt when the cached pages hold the whole list (or nothing is cached).
+  // last task on the last cached page if the user's list goes on past the cached pages. It
+  // receives nullopt when the cached pages contain the whole list, or nothing is cached.
   bool Refresh(std::string_view user_id, int64_t stamp, RefreshScope scope,
                std::optional<int64_t>* cached_until = nullptr);
   bool Refresh(std::string_view user_id, int64_t stamp) {

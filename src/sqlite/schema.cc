@@ -142,7 +142,7 @@ CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id);
 
 // Version 3: the open tasks of each lane, which the domain worker counts for a new task's
 // default order. SQLite 3.40 reads the table row to check `done` unless the index contains it,
-// so the index includes the column to answer the count alone.
+// so the index includes the column and the count reads only the index.
 constexpr std::string_view kVersion3 = R"sql(
 CREATE INDEX tasks_open_by_lane ON tasks (user_id, category, done) WHERE done = 0;
 )sql";

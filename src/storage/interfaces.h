@@ -44,6 +44,7 @@ class CommandQueue {
   // lost a race with another worker's commit), in one round trip.
   virtual void ReleaseAll(std::span<const std::string> message_ids,
                           std::chrono::milliseconds delay) = 0;
+  // Releases one leased message, as ReleaseAll does.
   void Release(const std::string& message_id, std::chrono::milliseconds delay) {
     ReleaseAll(std::span<const std::string>(&message_id, 1), delay);
   }

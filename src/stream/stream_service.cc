@@ -266,7 +266,7 @@ void StreamService::KeepAliveLoop() {
   }
 }
 
-// Sends keep-alives, closes streams whose token has expired, and forgets idle users.
+// Sends keep-alives, closes streams whose token has expired, and drops the state of idle users.
 void StreamService::KeepAliveTick(std::chrono::steady_clock::time_point now, int64_t now_unix) {
   int64_t expired = 0;
   for (Hub::Shard& shard : hub_->shards) {

@@ -1036,7 +1036,7 @@ TEST_P(ReadModels, WriteUpdatesExistingRows) {
   EXPECT_EQ(read_models().Checkpoint(), 9);
 }
 
-TEST_P(ReadModels, WriteOfManyRowsKeepsTextAndTheLastRowOfAnId) {
+TEST_P(ReadModels, WriteKeepsLastRowOfEachId) {
   domain::TaskRow odd = Task("t2", "bob", 8);
   odd.title = "quotes \" and \\ backslash, {braces}, NULL, \u00e9t\u00e9 \U0001F600";
   odd.notes = "line one\nline two\ttab";
